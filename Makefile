@@ -1,0 +1,42 @@
+# The two commands (see README):
+#   make run    set everything up, train the lecture CNN on Fashion-MNIST, write runs/fashion-mnist/report.md
+#   make test   set everything up, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+EPOCHS ?= 8
+RUN    ?= runs/fashion-mnist
+
+.PHONY: run test setup data bench clean lint
+
+run: setup data
+	$(VENV)/bin/cnnlab train --data fashion-mnist --model lecture_cnn --epochs $(EPOCHS) --out $(RUN)
+	@echo "Report: $(RUN)/report.md"
+
+test: setup data
+	$(PY) -m pytest tests
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: this version installs from the machine's local disk.
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Fashion-MNIST: the Debian package if we may install it, else cnnlab downloads the official files.
+data: setup
+	@$(PY) -c "import cnnlab.datasets as d; d.find_fashion_mnist()" 2>/dev/null \
+	  || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	  || $(VENV)/bin/cnnlab datasets --fetch fashion-mnist
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench lessons
+
+bench: setup data
+	$(PY) bench/train_speed.py
+
+clean:
+	rm -rf $(VENV) runs

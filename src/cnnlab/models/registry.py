@@ -1,0 +1,54 @@
+"""The model registry: ``create_model(name, num_classes=..., in_channels=..., ...)``.
+
+Like timm, each architecture registers a builder under a name. The created model carries
+``cnnlab_config`` (its name and arguments) so a run directory can rebuild it without pickle.
+
+>>> from cnnlab.models import create_model
+>>> model = create_model("lecture_cnn", num_classes=10, in_channels=1, image_size=28)
+>>> model.cnnlab_config["name"]
+'lecture_cnn'
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch.nn as nn
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Decorator: register ``fn`` under its function name."""
+    _REGISTRY[fn.__name__] = fn
+    return fn
+
+
+def list_models() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **kwargs) -> nn.Module:
+    """Build a registered model. Unknown names fail with the list of known ones.
+
+    ``timm:NAME`` builds any timm architecture (with its own pretrained download when online).
+    """
+    _load_builtin()
+    if name.startswith("timm:"):
+        from cnnlab.models.pretrained import timm_model
+        model = timm_model(name[5:], num_classes=num_classes, in_channels=in_channels, **kwargs)
+    elif name in _REGISTRY:
+        model = _REGISTRY[name](num_classes=num_classes, in_channels=in_channels, **kwargs)
+    else:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())} "
+                         "(or timm:NAME for any timm architecture)")
+    config = {"name": name, "num_classes": num_classes, "in_channels": in_channels}
+    config.update({k: v for k, v in kwargs.items() if k != "pretrained"})
+    model.cnnlab_config = config
+    return model
+
+
+def _load_builtin() -> None:
+    # importing the modules runs their @register_model decorators
+    from cnnlab.models import lecture, pretrained  # noqa: F401
