@@ -1,0 +1,15 @@
+"""Data augmentation: mirroring, rotation, translation, random crop, color shift — batched and seeded."""
+
+from cnnlab.augment.spec import AugmentSpecError, parse_augment
+from cnnlab.augment.transforms import (ColorShift, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate,
+                                       Transform, Translate)
+
+__all__ = ["AugmentSpecError", "ColorShift", "Flip", "PadCrop", "Pipeline", "RandomResizedCrop", "Rotate",
+           "Transform", "Translate", "parse_augment", "preview"]
+
+
+def preview(*args, **kwargs):
+    """See :func:`cnnlab.augment.preview.preview`."""
+    from cnnlab.augment.preview import preview as _preview
+
+    return _preview(*args, **kwargs)
