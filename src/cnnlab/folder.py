@@ -126,7 +126,7 @@ def _save_cache(path: Path, images, labels, classes, skipped) -> None:
 def load_folder(path: str, split: str = "train", image_size: int | None = 64, channels="auto",
                 fit: str = "crop", progress: bool = True):
     """The ``train`` or ``test`` ImageSet of a photo folder (see the module docstring)."""
-    from cnnlab.datasets import TEST_FRACTION, SPLIT_SEED
+    from cnnlab.datasets import SPLIT_SEED, TEST_FRACTION
     from cnnlab.imageset import ImageSet, stratified_indices
 
     root = Path(path).expanduser()

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Formats Pillow decodes itself, without external programs. MPO is what many phones write as JPEG.
-ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "WEBP", "GIF", "TIFF")
+# Formats Pillow decodes itself, without external programs (phone MPO files open as JPEG).
+ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP", "GIF", "TIFF")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 MAX_PIXELS = 50_000_000  # ~7000 x 7000; larger is refused before decoding
 MAX_ASPECT = 100  # 2 x 10000 strips are not photos: refuse clearly

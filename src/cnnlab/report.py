@@ -76,7 +76,7 @@ def misclassified_figure(images: torch.Tensor, labels, predictions, probabilitie
     wrong = wrong[conf.argsort(descending=True)][:n]
     cols = 8
     rows = max(1, (len(wrong) + cols - 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.45, rows * 1.75), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.5, rows * 2.2 + 0.5), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong.tolist()):
@@ -85,7 +85,7 @@ def misclassified_figure(images: torch.Tensor, labels, predictions, probabilitie
         ax.set_title(f"true: {classes[labels[i]]}\npred: {classes[predictions[i]]}\n"
                      f"({probabilities[i, predictions[i]]:.0%})", fontsize=6.5, color="firebrick")
     fig.suptitle("Misclassified test images (most confident mistakes first)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.2)
     return fig
 
 

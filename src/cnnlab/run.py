@@ -19,8 +19,7 @@ import torch
 
 from cnnlab import __version__
 from cnnlab.callbacks import Checkpoint, History, NonFiniteGuard, ProgressBar
-from cnnlab.checkpoint import (RunError, clean_temporaries, load_resume, read_json, save_model,
-                               write_json)
+from cnnlab.checkpoint import RunError, clean_temporaries, load_resume, read_json, save_model, write_json
 from cnnlab.datasets import load_dataset
 from cnnlab.imageset import ImageSet
 from cnnlab.models import create_model
@@ -102,6 +101,7 @@ def train_run(data: str = "fashion-mnist", model: str = "lecture_cnn", epochs: i
     val = None
     if p["val_fraction"] and len(train) >= 4 * len(train.classes):
         train, val = train.split(p["val_fraction"], seed=p["seed"])
+    torch.manual_seed(p["seed"])  # the initial weights come from the seed too
     net = build_model(p["model"], train, p["model_args"], p["pretrained"])
     aug = p["augment"]
     if aug == "auto":

@@ -1,8 +1,16 @@
 """Data augmentation: mirroring, rotation, translation, random crop, color shift — batched and seeded."""
 
 from cnnlab.augment.spec import AugmentSpecError, parse_augment
-from cnnlab.augment.transforms import (ColorShift, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate,
-                                       Transform, Translate)
+from cnnlab.augment.transforms import (
+    ColorShift,
+    Flip,
+    PadCrop,
+    Pipeline,
+    RandomResizedCrop,
+    Rotate,
+    Transform,
+    Translate,
+)
 
 __all__ = ["AugmentSpecError", "ColorShift", "Flip", "PadCrop", "Pipeline", "RandomResizedCrop", "Rotate",
            "Transform", "Translate", "parse_augment", "preview"]

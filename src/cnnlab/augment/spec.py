@@ -8,8 +8,7 @@ draws left/right per sample).
 
 from __future__ import annotations
 
-from cnnlab.augment.transforms import (ColorShift, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate,
-                                       Translate)
+from cnnlab.augment.transforms import ColorShift, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate, Translate
 
 FORMS = {
     "flip": ("flip", "mirror left-right, half of the samples"),

@@ -1,0 +1,41 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Each test gets its own cnnlab cache (folder decodes, downloads)."""
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "cnnlab-home"))
+
+
+def shape_photo(kind: str, w: int, h: int, seed: int) -> Image.Image:
+    """A color photo-like image: a red disc or a blue bar on a noisy background, any size."""
+    g = np.random.default_rng(seed)
+    img = g.integers(90, 160, size=(h, w, 3)).astype(np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    cy, cx = h * g.uniform(0.35, 0.65), w * g.uniform(0.35, 0.65)
+    r = min(h, w) * 0.25
+    if kind == "disc":
+        mask = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        img[mask] = (220, 40, 40)
+    else:
+        mask = (abs(yy - cy) < r * 0.3) & (abs(xx - cx) < r * 1.6)
+        img[mask] = (40, 60, 220)
+    return Image.fromarray(img)
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    """photos/disc/*.jpg and photos/bar/*.jpg, 24 each, of different sizes."""
+    root = tmp_path / "photos"
+    for kind in ("disc", "bar"):
+        (root / kind).mkdir(parents=True)
+        for i in range(24):
+            w, h = 40 + 7 * i, 30 + 5 * (i % 6)
+            shape_photo(kind, w, h, seed=i + (100 if kind == "bar" else 0)).save(root / kind / f"{i}.jpg", quality=90)
+    return root

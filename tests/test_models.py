@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from cnnlab.models import create_model, list_models, summary
+from cnnlab.models.summary import layer_table
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if n != "efficientnet_lite0"])
+def test_every_registered_model_runs_forward(name):
+    model = create_model(name, num_classes=7, in_channels=3, image_size=16)
+    out = model(torch.randint(0, 255, (2, 3, 16, 16), dtype=torch.uint8))
+    assert out.shape == (2, 7)
+    assert hasattr(model, "forward_features") and hasattr(model, "reset_classifier")
+    model.reset_classifier(4)
+    assert model(torch.zeros(2, 3, 16, 16, dtype=torch.uint8)).shape == (2, 4)
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ValueError) as e:
+        create_model("resnet9000")
+    assert "lecture_cnn" in str(e.value) and "mlp" in str(e.value)
+
+
+def test_lecture_cnn_structure_follows_the_lecture():
+    m = create_model("lecture_cnn", widths=(8, 16), hidden=32, dropout=0.5)
+    kinds = [type(x).__name__ for x in m.features]
+    assert kinds[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]  # BN before the activation
+    head = [type(x).__name__ for x in m.head]
+    assert head == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert m.head[4].p == 0.5
+    no_bn = create_model("lecture_cnn", widths=(8,), batch_norm=False)
+    assert not any("BatchNorm" in type(x).__name__ for x in no_bn.modules())
+    with pytest.raises(ValueError, match="too small"):
+        create_model("lecture_cnn", image_size=4, widths=(8, 16, 32))
+
+
+def test_normalization_is_inside_the_model_and_checks_channels():
+    m = create_model("lecture_cnn", in_channels=1, mean=[100.0], std=[50.0]).eval()
+    x = torch.full((1, 1, 28, 28), 100, dtype=torch.uint8)
+    assert torch.allclose(m.normalize(x), torch.zeros(1, 1, 28, 28))
+    with pytest.raises(ValueError, match="expects 1 channel"):
+        m(torch.zeros(1, 3, 28, 28, dtype=torch.uint8))
+
+
+def test_summary_counts_parameters_and_flops():
+    m = create_model("lecture_cnn", widths=(8,), hidden=16, image_size=8)
+    rows = layer_table(m, (1, 8, 8))
+    conv = next(r for r in rows if r["type"] == "Conv2d")
+    assert conv["output"] == (8, 8, 8) and conv["params"] == 8 * 9
+    assert conv["flops"] == 2 * 8 * 8 * 8 * 9  # 2 FLOPs per multiply-add
+    text = summary(m, (1, 8, 8))
+    assert f"Total params: {sum(p.numel() for p in m.parameters()):,}" in text
+    assert "MaxPool2d" in text and "(8, 4, 4)" in text
