@@ -108,6 +108,8 @@ def train_run(data: str = "fashion-mnist", model: str = "lecture_cnn", epochs: i
         aug = None if is_pretrained_arch(p["model"]) else DEFAULT_AUGMENT
     config = TrainConfig(epochs=p["epochs"], seed=p["seed"], augment=aug, device=device,
                          precision=p["precision"], compile=compile, tta=p["tta"])
+    if is_pretrained_arch(p["model"]):
+        config.batch_size, config.eval_batch_size = 32, 64  # 224x224 images: smaller batches
     if p["batch_size"]:
         config.batch_size = p["batch_size"]
     if p["lr"]:

@@ -105,11 +105,11 @@ def lite0_imagenet_state_dict() -> OrderedDict:
 
 @register_model
 def efficientnet_lite0(num_classes: int = 1000, in_channels: int = 3, pretrained: bool = False,
-                       dropout: float = 0.2) -> PretrainedClassifier:
+                       dropout: float = 0.2, input_size: int = 224) -> PretrainedClassifier:
     """EfficientNet-Lite0 (4.7M params, 224x224); ``pretrained=True`` loads ImageNet weights offline.
 
     With ``num_classes=1000`` the ImageNet classifier is kept (zero-shot ImageNet predictions);
-    otherwise the head is new.
+    otherwise the head is new. ``input_size`` below 224 trades accuracy for speed (160: ~2x faster).
     """
     import timm
 
@@ -118,7 +118,8 @@ def efficientnet_lite0(num_classes: int = 1000, in_channels: int = 3, pretrained
         full.load_state_dict(lite0_imagenet_state_dict())
     classifier = full.get_classifier()
     full.reset_classifier(0)  # backbone returns pooled (N, 1280) features
-    model = PretrainedClassifier(full, LITE0_CFG, num_classes, dropout)
+    cfg = dict(LITE0_CFG, input_size=(3, int(input_size), int(input_size)))
+    model = PretrainedClassifier(full, cfg, num_classes, dropout)
     if num_classes == 1000:
         model.head[-1] = classifier
         model.imagenet_head = True

@@ -1,0 +1,160 @@
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from cnnlab.datasets import make_synthetic
+from cnnlab.imageset import ImageSet
+from cnnlab.models import create_model
+from cnnlab.models.pretrained import PretrainedError, lite0_imagenet_state_dict, map_state_dict
+from cnnlab.train import TrainConfig
+from cnnlab.transfer import cache_key, cached_features, fit_transfer
+
+
+@pytest.fixture(scope="module")
+def imagenet():
+    return create_model("efficientnet_lite0", num_classes=1000, pretrained=True).eval()
+
+
+def test_weight_mapping_covers_every_tensor():
+    import timm
+
+    mapped = lite0_imagenet_state_dict()
+    target = timm.create_model("tf_efficientnet_lite0").state_dict()
+    assert list(mapped) == list(target)
+    assert all(mapped[k].shape == target[k].shape for k in target)
+
+
+def test_weight_mapping_fails_loudly_on_mismatch():
+    src = {"a": torch.zeros(3), "b": torch.zeros(2, 2)}
+    with pytest.raises(PretrainedError, match="shape mismatch"):
+        map_state_dict(src, {"x": torch.zeros(3), "y": torch.zeros(4)})
+    with pytest.raises(PretrainedError, match="tensors"):
+        map_state_dict(src, {"x": torch.zeros(3)})
+
+
+def test_chelsea_is_a_cat(imagenet):
+    from timm.data import ImageNetInfo
+
+    x = torch.from_numpy(skdata.chelsea().copy()).permute(2, 0, 1)[None]  # (1, 3, 300, 451), any size works
+    with torch.inference_mode():
+        top5 = imagenet(x).softmax(1)[0].topk(5).indices.tolist()
+    names = [ImageNetInfo().index_to_description(i) for i in top5]
+    assert "cat" in names[0], names
+
+
+def test_predict_command_prints_imagenet_top5(tmp_path, capsys):
+    from PIL import Image
+
+    from cnnlab.cli import main
+
+    p = tmp_path / "chelsea.png"
+    Image.fromarray(skdata.chelsea()).save(p)
+    assert main(["predict", "--model", "efficientnet_lite0", str(p), "--top-k", "5"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{p}: Egyptian cat") and line.count("%") == 5
+
+
+def test_gray_input_works(imagenet):
+    gray = torch.from_numpy(skdata.camera()[::2, ::2].copy())[None, None]  # (1, 1, 256, 256)
+    assert imagenet(gray).shape == (1, 1000)
+
+
+def small_photos(n=40, seed=0):
+    d = make_synthetic(n=n, image_size=32, channels=3, num_classes=2, seed=seed)
+    return d
+
+
+def frozen_state(model):
+    return {k: v.clone() for k, v in model.backbone.state_dict().items()}
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_frozen_backbone_and_its_batchnorm_stats_do_not_change(cache):
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=64)
+    before = frozen_state(model)
+    head_before = model.head[-1].weight.clone()
+    data = small_photos()
+    cfg = TrainConfig(epochs=2, batch_size=8, precision="fp32", eval_batch_size=16)
+    fit_transfer(model, data, None, cfg, progress=False, feature_cache=cache)
+    after = frozen_state(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and running statistics
+    assert not torch.equal(head_before, model.head[-1].weight)  # the head did train
+
+
+def test_feature_cache_is_reused_and_invalidated(monkeypatch):
+    import cnnlab.transfer as tr
+
+    model = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=64)
+    data = small_photos()
+    calls = []
+    real = tr.extract_features
+    monkeypatch.setattr(tr, "extract_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    f1 = cached_features(model, data, progress=False)
+    f2 = cached_features(model, data, progress=False)
+    assert len(calls) == 1 and torch.equal(f1.images, f2.images)
+    changed = ImageSet(data.images.clone(), data.labels, data.classes)
+    changed.images[0, 0, 0, 0] ^= 1
+    key = cache_key(model, data, None, 1)
+    assert cache_key(model, changed, None, 1) != key  # data
+    assert cache_key(model, data, "flip", 4) != key  # preprocessing/augmentation
+    other = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=96)
+    assert cache_key(other, data, None, 1) != key  # preprocessing (input size)
+    with torch.no_grad():
+        other.backbone.conv_stem.weight.add_(1)
+    assert cache_key(other, data, None, 1) != cache_key(create_model(
+        "efficientnet_lite0", num_classes=2, pretrained=True, input_size=96), data, None, 1)  # weights
+    cached_features(model, changed, progress=False)
+    assert len(calls) == 2
+    aug = cached_features(model, data, augment="flip", views=3, progress=False)
+    assert len(aug) == 3 * len(data) and torch.equal(aug.images[: len(data)], f1.images)
+
+
+def test_fine_tune_unfreezes_last_blocks_with_lower_lr():
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=64)
+    first = model.backbone.conv_stem.weight.clone()
+    last = model.backbone.conv_head.weight.clone()
+    cfg = TrainConfig(epochs=2, batch_size=8, precision="fp32", eval_batch_size=16)
+    res = fit_transfer(model, small_photos(), None, cfg, fine_tune=1, progress=False)
+    assert torch.equal(first, model.backbone.conv_stem.weight)  # early layers stay frozen
+    assert not torch.equal(last, model.backbone.conv_head.weight)  # the last ones were tuned
+    assert [h.get("phase") for h in res.history] == ["head", "fine-tune"]
+
+
+def test_online_only_model_fails_with_offline_alternative(monkeypatch):
+    import timm
+
+    def no_network(*a, **k):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(timm, "create_model", no_network)
+    with pytest.raises(PretrainedError, match="efficientnet_lite0"):
+        create_model("timm:resnet18", num_classes=3, pretrained=True)
+
+
+def test_unknown_timm_model():
+    with pytest.raises(ValueError, match="timm has no model"):
+        create_model("timm:not_a_net", num_classes=3)
+
+
+def test_transfer_run_directory_and_predict(tmp_path, capsys):
+    from PIL import Image
+
+    from cnnlab.cli import main
+
+    root = tmp_path / "photos"
+    d = small_photos(n=30)
+    for i in range(len(d)):
+        cls = d.classes[d.labels[i]]
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.asarray(d.images[i].permute(1, 2, 0))).resize((80, 60)).save(root / cls / f"{i}.png")
+    out = tmp_path / "run"
+    assert main(["train", "--data", f"folder:{root}", "--model", "efficientnet_lite0", "--pretrained", "--freeze",
+                 "--epochs", "3", "--out", str(out), "--model-arg", "input_size=64", "--quiet"]) == 0
+    assert (out / "model.safetensors").is_file() and (out / "report.md").is_file()
+    capsys.readouterr()
+    assert main(["predict", str(out), str(root / d.classes[0])]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 15 and all(":" in ln for ln in lines)
