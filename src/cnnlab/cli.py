@@ -15,7 +15,7 @@ EXAMPLES = {
                "  cnnlab predict --model efficientnet_lite0 cat.jpg      (ImageNet classes)",
     "summary": "cnnlab summary --model lecture_cnn --data fashion-mnist",
     "datasets": "cnnlab datasets            (or: cnnlab datasets --fetch fashion-mnist)",
-    "augment": "cnnlab augment preview --data fashion-mnist --augment flip,rotate=15,translate=0.1,crop=4,"
+    "augment": "cnnlab.augment.view --data fashion-mnist --augment flip,rotate=15,translate=0.1,crop=4,"
                "color=0.2 --out aug.png",
     "explain": "cnnlab explain convolution --image cat.jpg --out conv.png   |   cnnlab explain all --out figures/",
 }
@@ -193,7 +193,7 @@ def cmd_datasets(a) -> int:
 
 
 def cmd_augment(a) -> int:
-    from cnnlab.augment.preview import preview
+    from cnnlab.augment.view import preview
 
     path = preview(a.data, a.augment, a.out, n=a.n, rows=a.rows, seed=a.seed)
     print(f"wrote {path}")

@@ -17,7 +17,7 @@ __all__ = ["AugmentSpecError", "ColorShift", "Flip", "PadCrop", "Pipeline", "Ran
 
 
 def preview(*args, **kwargs):
-    """See :func:`cnnlab.augment.preview.preview`."""
-    from cnnlab.augment.preview import preview as _preview
+    """See :func:`cnnlab.augment.view.preview`."""
+    from cnnlab.augment.view import preview as _preview
 
     return _preview(*args, **kwargs)

@@ -251,6 +251,6 @@ class Pipeline:
 
     def summary(self, image: torch.Tensor, seed: int = 0) -> str:
         """Run one sample (C, H, W) through each step and print what each step did to it."""
-        from cnnlab.augment.preview import describe_steps
+        from cnnlab.augment.view import describe_steps
 
         return describe_steps(self, image, seed)

@@ -53,7 +53,8 @@ def preview(data: str, augment: str | Pipeline, out: str | Path, n: int = 6, row
     pipeline = parse_augment(augment) if isinstance(augment, str) else augment
     if pipeline is None:
         raise ValueError("give an augmentation spec to preview, e.g. flip,rotate=15")
-    ds = load_dataset(data, "test", **({"progress": False} if data.startswith("folder:") else {}))
+    opts = {"progress": False} if data.startswith("folder:") else {}
+    ds = load_dataset(data, "train", **opts)
     g = torch.Generator().manual_seed(seed)
     # one image of each class first, so the grid shows variety
     picks = [int(torch.nonzero(ds.labels == c).flatten()[0]) for c in range(len(ds.classes))
