@@ -1,0 +1,76 @@
+"""Shared helpers for the lecture figures: sample images, matplotlib setup, drawing numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    pyplot.rcParams.update({"figure.dpi": 100, "axes.titlesize": 10, "font.size": 9})
+    return pyplot
+
+
+def photo(image=None) -> np.ndarray:
+    """The user's photo (a path or an array) or scikit-image's cat, as uint8 RGB (or gray if it is gray)."""
+    if image is None:
+        from skimage import data
+
+        return data.chelsea()
+    if isinstance(image, np.ndarray):
+        return image
+    from cnnlab.images import load_image
+
+    return load_image(image)
+
+
+def gray(image=None) -> np.ndarray:
+    from cnnlab.images import convert_mode
+
+    return convert_mode(photo(image), "gray")
+
+
+def fashion_sample(index: int = 0) -> tuple[np.ndarray, str]:
+    """A Fashion-MNIST test image (28x28) and its class, or an 8x8 digit scaled up if Fashion-MNIST is absent."""
+    from cnnlab.datasets import DatasetError, load_dataset
+
+    try:
+        ds = load_dataset("fashion-mnist", "test")
+    except DatasetError:
+        ds = load_dataset("digits", "test")
+    return ds.images[index, 0].numpy(), ds.classes[int(ds.labels[index])]
+
+
+def show_numbers(ax, a: np.ndarray, fmt: str = "{:d}", cmap: str = "gray", vmin=0, vmax=255, fontsize=8,
+                 highlight=None):
+    """Draw a small array as an image with its values written in each cell."""
+    a = np.asarray(a)
+    ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
+    mid = (vmin + vmax) / 2
+    for (i, j), v in np.ndenumerate(a):
+        text = fmt.format(int(v) if fmt == "{:d}" else float(v))
+        color = "black" if (cmap == "coolwarm" or v > mid) else "white"  # diverging maps are light in the middle
+        ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color=color)
+    ax.set_xticks(range(a.shape[1]))
+    ax.set_yticks(range(a.shape[0]))
+    ax.tick_params(length=0, labelsize=7)
+    if highlight is not None:
+        r0, c0, h, w = highlight
+        rect = __import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(
+            (c0 - 0.5, r0 - 0.5), w, h, fill=False, edgecolor="red", linewidth=2.5)
+        ax.add_patch(rect)
+
+
+def box(ax, r0, c0, h, w, color="red", lw=2.0):
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), w, h, fill=False, edgecolor=color, linewidth=lw))
+
+
+def off(ax):
+    ax.set_xticks([])
+    ax.set_yticks([])
