@@ -14,7 +14,8 @@ from cnnlab.ref import LECTURE_IMAGE
 
 image = np.array(LECTURE_IMAGE, dtype=np.uint8)  # the lecture's 3x3 image
 print(image)
-print("shape:", image.shape, "  dtype:", image.dtype, "  the darkest pixel is at", np.unravel_index(image.argmin(), image.shape))
+print("shape:", image.shape, "  dtype:", image.dtype)
+print("the darkest pixel is at (row, col):", np.unravel_index(image.argmin(), image.shape))
 
 # %% [markdown]
 # ## A real photo
