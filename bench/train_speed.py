@@ -1,0 +1,228 @@
+"""Time-to-accuracy on Fashion-MNIST: cnnlab's recipe vs the usual PyTorch tutorial loop, side by side.
+
+Both train on all 60,000 training images and are scored on the 10,000 test images after every
+epoch (evaluation time is not counted as training time). In the same process, one after the other:
+
+  baseline  the plain PyTorch tutorial loop: DataLoader over a float TensorDataset, shuffle, Adam 1e-3,
+            batch 128, fp32, the same lecture CNN architecture;
+  cnnlab    the default recipe: uint8 data in memory, batched flip+shift augmentation, AdamW + one-cycle,
+            label smoothing, channels_last, bf16 autocast where the CPU has AVX512-BF16, flip TTA.
+
+Also measured: model FLOPs utilization (training FLOP/s counted with torch.utils.flop_counter,
+over the CPU's peak), and inference latency/throughput of the lecture CNN and EfficientNet-Lite0.
+
+    .venv/bin/python bench/train_speed.py                      # the table in the README (~15 min)
+    .venv/bin/python bench/train_speed.py --recipe large       # the opt-in longer recipe
+    .venv/bin/python bench/train_speed.py --quick              # 1 epoch each, to try the harness
+
+Writes bench/results/train_speed.json and .csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from cnnlab.datasets import load_dataset
+from cnnlab.models import create_model
+from cnnlab.train import TrainConfig, Trainer, evaluate
+
+TARGETS = [0.90, 0.91, 0.92, 0.93, 0.94, 0.95]
+RECIPES = {
+    # name: (model arguments, training settings)
+    "default": ({}, {"epochs": 8, "augment": "flip,crop=2", "tta": True}),
+    "large": ({"widths": [64, 128, 256], "convs_per_block": 2, "hidden": 256, "dropout": 0.3},
+              {"epochs": 30, "augment": "flip,crop=2", "tta": True, "batch_size": 128, "lr": 3e-3}),
+}
+
+
+def cpu_peak_gflops(bf16: bool) -> tuple[float, str]:
+    """Peak = cores x FLOP/cycle x clock. Zen 4: two 256-bit FMA pipes = 32 FP32 FLOP/cycle; BF16 dot products x2."""
+    mhz = 0.0
+    try:
+        mhz = max(float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz"))
+    except (OSError, ValueError):
+        pass
+    mhz = mhz or 2600.0
+    cores = torch.get_num_threads()
+    peak = cores * 32 * mhz / 1000 * (2 if bf16 else 1)
+    how = f"{cores} cores x 32 FP32 FLOP/cycle x {mhz / 1000:.2f} GHz" + (" x 2 (BF16)" if bf16 else "")
+    return peak, how
+
+
+def train_flops_per_image(model, shape) -> float:
+    """Forward + backward FLOPs of one training step, per image (torch.utils.flop_counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.zeros((32, *shape), dtype=torch.uint8)
+    y = torch.zeros(32, dtype=torch.long)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / 32
+
+
+def time_to(history: list[dict]) -> dict:
+    out = {}
+    for t in TARGETS:
+        hit = next((h for h in history if h["test_accuracy"] >= t), None)
+        out[f"{t:.0%}"] = round(hit["train_seconds"], 1) if hit else None
+    return out
+
+
+def run_baseline(train, test, epochs: int, seconds: float, model_args: dict) -> list[dict]:
+    """The usual tutorial code: float tensors, DataLoader, Adam, batch 128, fp32."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    mean, std = train.mean_std()
+    model = create_model("lecture_cnn", num_classes=10, in_channels=1, image_size=28, mean=mean, std=std,
+                         **model_args)
+    x = train.images.float()  # the model normalizes inside, so both runs see the same inputs
+    loader = DataLoader(TensorDataset(x, train.labels), batch_size=128, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history, total = [], 0.0
+    for epoch in range(epochs):
+        model.train()
+        t0 = time.perf_counter()
+        for xb, yb in loader:
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+        dt = time.perf_counter() - t0
+        total += dt
+        acc = evaluate(model, test)["accuracy"]
+        history.append({"epoch": epoch + 1, "epoch_seconds": round(dt, 2), "train_seconds": round(total, 2),
+                        "images_per_second": round(len(train) / dt), "test_accuracy": acc})
+        print(f"  baseline epoch {epoch + 1}: {dt:.1f}s, test {acc:.2%}", flush=True)
+        if total > seconds:
+            break
+    return history
+
+
+def run_cnnlab(train, test, model_args: dict, train_args: dict, compile_: bool = False) -> tuple[list, object]:
+    torch.manual_seed(0)
+    mean, std = train.mean_std()
+    model = create_model("lecture_cnn", num_classes=10, in_channels=1, image_size=28, mean=mean, std=std,
+                         **model_args)
+    cfg = TrainConfig(**train_args, compile=compile_)
+
+    class Log:
+        total = 0.0
+
+        def after_epoch(self, t):
+            Log.total += t.metrics["seconds"]
+            t.metrics.update(train_seconds=round(Log.total, 2), test_accuracy=t.metrics.pop("val_accuracy"),
+                             epoch_seconds=t.metrics["seconds"])
+            print(f"  cnnlab epoch {t.epoch}: {t.metrics['seconds']:.1f}s, test {t.metrics['test_accuracy']:.2%}",
+                  flush=True)
+
+    trainer = Trainer(model, train, test, cfg, callbacks=[Log()])
+    return trainer.fit(), trainer
+
+
+def inference(test) -> list[dict]:
+    rows = []
+    for name, kwargs, shape in [("lecture_cnn", {"image_size": 28}, (1, 28, 28)),
+                                ("efficientnet_lite0", {"pretrained": True}, (3, 224, 224))]:
+        model = create_model(name, num_classes=10, in_channels=shape[0], **kwargs).eval()
+        one = torch.randint(0, 255, (1, *shape), dtype=torch.uint8)
+        batch = torch.randint(0, 255, (256 if name == "lecture_cnn" else 32, *shape), dtype=torch.uint8)
+        with torch.inference_mode():
+            for _ in range(3):
+                model(one)
+            lat = []
+            for _ in range(30):
+                t0 = time.perf_counter()
+                model(one)
+                lat.append(time.perf_counter() - t0)
+            t0, n = time.perf_counter(), 0
+            while time.perf_counter() - t0 < 3:
+                model(batch)
+                n += len(batch)
+            rows.append({"model": name, "input": "x".join(map(str, shape)),
+                         "latency_ms_median": round(sorted(lat)[len(lat) // 2] * 1000, 2),
+                         "batch_images_per_second": round(n / (time.perf_counter() - t0), 1)})
+        print(f"  inference {rows[-1]}", flush=True)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipe", choices=list(RECIPES), default="default")
+    ap.add_argument("--baseline-epochs", type=int, default=10)
+    ap.add_argument("--baseline-seconds", type=float, default=420, help="stop the baseline after this much training")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="also torch.compile the cnnlab model")
+    ap.add_argument("--quick", action="store_true", help="1 epoch each: check the harness")
+    ap.add_argument("--out", default="bench/results/train_speed")
+    args = ap.parse_args()
+
+    train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
+    model_args, train_args = RECIPES[args.recipe]
+    train_args = dict(train_args)
+    if args.quick:
+        train_args["epochs"] = 1
+        args.baseline_epochs = 1
+    result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__, "cores": os.cpu_count()},
+              "recipe": args.recipe, "model_args": model_args, "train_args": train_args}
+    print(f"cnnlab recipe '{args.recipe}': {model_args} {train_args}", flush=True)
+    hist, trainer = run_cnnlab(train, test, model_args, train_args, args.compile)
+    flops = train_flops_per_image(create_model("lecture_cnn", num_classes=10, image_size=28, **model_args), (1, 28, 28))
+    bf16 = trainer.amp_dtype == torch.bfloat16
+    peak, how = cpu_peak_gflops(bf16)
+    ips = sum(h["images_per_second"] for h in hist[1:] or hist) / len(hist[1:] or hist)
+    result["cnnlab"] = {"history": hist, "time_to": time_to(hist), "final_test_accuracy": hist[-1]["test_accuracy"],
+                        "train_flops_per_image": flops, "images_per_second": round(ips),
+                        "achieved_gflops": round(flops * ips / 1e9, 1), "peak_gflops": round(peak, 1),
+                        "peak_derivation": how, "mfu": round(flops * ips / 1e9 / peak, 3),
+                        "precision": str(trainer.amp_dtype or "float32")}
+    if not args.skip_baseline:
+        print("baseline: plain PyTorch tutorial loop", flush=True)
+        bh = run_baseline(train, test, args.baseline_epochs, args.baseline_seconds, model_args)
+        result["baseline"] = {"history": bh, "time_to": time_to(bh), "final_test_accuracy": bh[-1]["test_accuracy"],
+                              "images_per_second": round(sum(h["images_per_second"] for h in bh) / len(bh))}
+    result["inference"] = inference(test)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out + ".json").write_text(json.dumps(result, indent=2, default=str))
+    with open(args.out + ".csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["run", "epoch", "epoch_seconds", "train_seconds", "images_per_second", "test_accuracy"])
+        for run in ("baseline", "cnnlab"):
+            for h in result.get(run, {}).get("history", []):
+                w.writerow([run, h["epoch"], h["epoch_seconds"], h["train_seconds"], h["images_per_second"],
+                            round(h["test_accuracy"], 4)])
+    print_table(result)
+
+
+def print_table(r: dict) -> None:
+    c, b = r["cnnlab"], r.get("baseline")
+    print(f"\nFashion-MNIST, {r['machine']['threads']} threads, torch {r['machine']['torch']}, recipe {r['recipe']}\n")
+    print("| | " + " | ".join(f"time to {t:.0%}" for t in TARGETS) + " | final test acc | images/s |")
+    print("|---|" + "---|" * (len(TARGETS) + 2))
+    for name, d in [("plain PyTorch loop", b), ("cnnlab", c)]:
+        if d:
+            cells = [f"{d['time_to'][f'{t:.0%}']} s" if d["time_to"][f"{t:.0%}"] is not None else "—" for t in TARGETS]
+            print(f"| {name} | " + " | ".join(cells) + f" | {d['final_test_accuracy']:.2%} | {d['images_per_second']:,} |")
+    if b and b["time_to"]["91%"] and c["time_to"]["91%"]:
+        print(f"\ntime to 91%: {b['time_to']['91%'] / c['time_to']['91%']:.1f}x shorter with cnnlab")
+    print(f"\nMFU: {c['achieved_gflops']} GFLOP/s achieved / {c['peak_gflops']} peak ({c['peak_derivation']}) "
+          f"= {c['mfu']:.0%}  [{c['train_flops_per_image'] / 1e6:.1f} MFLOP per training image, {c['precision']}]")
+    print("\n| model | input | single-image latency (median) | batch throughput |\n|---|---|---|---|")
+    for row in r["inference"]:
+        print(f"| {row['model']} | {row['input']} | {row['latency_ms_median']} ms | "
+              f"{row['batch_images_per_second']:,} img/s |")
+
+
+if __name__ == "__main__":
+    main()
