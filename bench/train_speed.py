@@ -212,8 +212,10 @@ def print_table(r: dict) -> None:
     print("|---|" + "---|" * (len(TARGETS) + 2))
     for name, d in [("plain PyTorch loop", b), ("cnnlab", c)]:
         if d:
-            cells = [f"{d['time_to'][f'{t:.0%}']} s" if d["time_to"][f"{t:.0%}"] is not None else "—" for t in TARGETS]
-            print(f"| {name} | " + " | ".join(cells) + f" | {d['final_test_accuracy']:.2%} | {d['images_per_second']:,} |")
+            tt = d["time_to"]
+            cells = [f"{tt[f'{t:.0%}']} s" if tt[f"{t:.0%}"] is not None else "—" for t in TARGETS]
+            print(f"| {name} | " + " | ".join(cells)
+                  + f" | {d['final_test_accuracy']:.2%} | {d['images_per_second']:,} |")
     if b and b["time_to"]["91%"] and c["time_to"]["91%"]:
         print(f"\ntime to 91%: {b['time_to']['91%'] / c['time_to']['91%']:.1f}x shorter with cnnlab")
     print(f"\nMFU: {c['achieved_gflops']} GFLOP/s achieved / {c['peak_gflops']} peak ({c['peak_derivation']}) "

@@ -34,12 +34,19 @@ class RunError(RuntimeError):
     """A run directory is missing, incomplete or unreadable; the message says what to do."""
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, data: bytes | str | Callable[[object], None]) -> None:
     """Write ``data`` (bytes, text, or a function writing to a binary file) to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file respects the umask
         with os.fdopen(fd, "wb") as f:
             if callable(data):
                 data(f)

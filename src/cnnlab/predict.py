@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlab.images import ImageError, convert_mode, is_image_file, load_image, resize, to_chw
+from cnnlab.images import ImageError, convert_mode, load_image, resize, to_chw
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -121,4 +121,4 @@ def write_csv(rows: list[dict], path) -> None:
     atomic_write(path, buf.getvalue())
 
 
-__all__ = ["predict_files", "expand_paths", "is_image_file"]
+__all__ = ["predict_files", "expand_paths", "format_rows", "write_csv"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import platform
-import shutil
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 
 from cnnlab import __version__
 from cnnlab.callbacks import Checkpoint, History, NonFiniteGuard, ProgressBar
-from cnnlab.checkpoint import RunError, clean_temporaries, load_resume, read_json, save_model, write_json
+from cnnlab.checkpoint import RunError, clean_temporaries, load_resume, read_json, save_model
 from cnnlab.datasets import load_dataset
 from cnnlab.imageset import ImageSet
 from cnnlab.models import create_model
@@ -183,10 +182,6 @@ def _normalization(net) -> dict:
             "units": "pixel values 0..255"}
 
 
-def copy_run(src, dst) -> None:
-    shutil.copytree(src, dst)
-
-
 def evaluate_run(run_dir, data: str | None = None, device: str = "auto") -> dict:
     """Test accuracy of a saved run on its own test split or on ``data``."""
     from cnnlab.checkpoint import load_model
@@ -221,4 +216,4 @@ def match_channels(data: ImageSet, channels: int) -> ImageSet:
     return ImageSet(x, data.labels, data.classes, data.source, data.skipped)
 
 
-__all__ = ["train_run", "evaluate_run", "build_model", "write_json"]
+__all__ = ["train_run", "evaluate_run", "build_model"]
