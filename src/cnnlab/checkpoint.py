@@ -161,7 +161,7 @@ def load_model(run_dir, device: str | torch.device = "cpu") -> tuple[torch.nn.Mo
     if missing or unexpected:
         raise RunError(f"{run_dir}: weights do not fit the architecture (missing {missing[:3]}, "
                        f"unexpected {unexpected[:3]})")
-    return model.to(device).eval(), meta
+    return model.to(device).to(memory_format=torch.channels_last).eval(), meta
 
 
 def finite(x: float) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnnlab.device import inference_autocast
 from cnnlab.images import ImageError, convert_mode, load_image, resize, to_chw
 
 
@@ -51,6 +52,7 @@ def imagenet_model():
     from cnnlab.models import create_model
 
     model = create_model("efficientnet_lite0", num_classes=1000, pretrained=True).eval()
+    model = model.to(memory_format=torch.channels_last)
     from timm.data import ImageNetInfo
 
     info = ImageNetInfo()
@@ -80,8 +82,9 @@ def predict_files(run_dir: str | None, paths: list[str], top_k: int = 3, model_n
     def flush():
         if not batch:
             return
-        with torch.inference_mode():
-            probs = model(torch.from_numpy(np.stack(batch))).float().softmax(1)
+        x = torch.from_numpy(np.stack(batch)).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), inference_autocast(torch.device("cpu")):
+            probs = model(x).float().softmax(1)
         k = min(top_k, probs.shape[1])
         top = probs.topk(k, dim=1)
         for name, p, i in zip(names, top.values.tolist(), top.indices.tolist()):

@@ -196,7 +196,9 @@ def evaluate_run(run_dir, data: str | None = None, device: str = "auto") -> dict
     if test.classes != meta["classes"]:
         raise RunError(f"the classes of {spec} ({', '.join(test.classes[:5])}...) differ from the model's "
                        f"({', '.join(meta['classes'][:5])}...)")
-    r = evaluate(net, test, device=dev)
+    from cnnlab.device import autocast_dtype
+
+    r = evaluate(net, test, device=dev, amp_dtype=autocast_dtype(dev, "auto"))
     return {"run": str(run_dir), "data": spec, "test_accuracy": r["accuracy"], "test_loss": r["loss"],
             "images": len(test)}
 

@@ -214,6 +214,8 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 102
     with ctx:
         for i in range(0, len(images), batch_size):
             x = images[i:i + batch_size].to(device)
+            if x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
             logits = model(x).float()
             if tta:
                 logits = (logits.log_softmax(1) + model(x.flip(-1)).float().log_softmax(1)) / 2

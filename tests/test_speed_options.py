@@ -1,0 +1,64 @@
+"""Each speed option gives correct results (timings live in bench/, never in tests)."""
+
+import torch
+
+from cnnlab.datasets import make_synthetic
+from cnnlab.models import create_model
+from cnnlab.train import TrainConfig, Trainer, evaluate, predict_logits
+
+
+def model_and_data():
+    torch.manual_seed(0)
+    data = make_synthetic(n=256, image_size=16, num_classes=3, seed=2)
+    m = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), mean=[40.0], std=[50.0])
+    Trainer(m, data, None, TrainConfig(epochs=3, batch_size=32, precision="fp32")).fit()
+    return m.eval(), data
+
+
+def test_bf16_autocast_agrees_with_fp32():
+    m, data = model_and_data()
+    fp32 = predict_logits(m, data.images)
+    bf16 = predict_logits(m, data.images, amp_dtype=torch.bfloat16)
+    torch.testing.assert_close(bf16, fp32, atol=0.15, rtol=0.05)
+    agree = (bf16.argmax(1) == fp32.argmax(1)).float().mean()
+    assert agree > 0.98
+
+
+def test_channels_last_equals_contiguous():
+    m, data = model_and_data()
+    x = data.images[:64]
+    with torch.no_grad():
+        a = m(x)
+        b = m.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_compiled_and_eager_give_the_same_outputs():
+    m, data = model_and_data()
+    x = data.images[:32]
+    with torch.no_grad():
+        eager = m(x)
+        compiled = torch.compile(m)(x)
+    torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=1e-4)
+
+
+def test_flip_tta_averages_the_image_and_its_mirror():
+    m, data = model_and_data()
+    x = data.images[:16]
+    with torch.no_grad():
+        manual = (m(x).log_softmax(1) + m(x.flip(-1)).log_softmax(1)) / 2
+    torch.testing.assert_close(predict_logits(m, x, tta=True), manual, atol=1e-5, rtol=1e-5)
+    r = evaluate(m, data, tta=True)
+    assert 0 <= r["accuracy"] <= 1
+
+
+def test_bf16_training_reaches_fp32_accuracy():
+    accs = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        data = make_synthetic(n=300, image_size=16, num_classes=3, seed=3)
+        train, val = data.split(0.3, seed=0)
+        m = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), mean=[40.0], std=[50.0])
+        hist = Trainer(m, train, val, TrainConfig(epochs=6, batch_size=32, precision=precision, lr=5e-3)).fit()
+        accs[precision] = hist[-1]["val_accuracy"]
+    assert accs["bf16"] >= accs["fp32"] - 0.05
