@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None, help="peak learning rate of the one-cycle schedule")
     t.add_argument("--augment", default="auto", help='e.g. "flip,rotate=15,translate=0.1,crop=4,color=0.2"; '
-                   '"none" for none; default: flip,crop=2 from scratch, none for pretrained')
+                   '"none" for none; default: flip from scratch, none for pretrained')
     t.add_argument("--val", type=float, default=0.1, help="share of the training data held out for validation")
     t.add_argument("--image-size", type=int, default=None, help="decode folder photos at this size")
     t.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
-    t.add_argument("--tta", action="store_true", help="average over the image and its mirror at evaluation")
+    t.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average over the image and its mirror at evaluation (default: on when training flips)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
