@@ -23,7 +23,7 @@ import numpy as np
 
 from cnnlab.images import ImageError, convert_mode, load_image, resize, to_chw
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: JPEGs decoded at reduced scale (draft) before resizing
 
 
 def class_folders(root: Path) -> list[Path]:
@@ -59,7 +59,7 @@ def _key(files: list[tuple[Path, int]], root: Path, settings: str) -> str:
 
 def _decode(p: Path, image_size, fit: str):
     try:
-        arr = load_image(p)
+        arr = load_image(p, draft=image_size)
         return resize(arr, image_size, fit=fit) if image_size else arr, None
     except ImageError as e:
         return None, str(e)

@@ -32,7 +32,8 @@ class ImageError(ValueError):
     """A file could not be read as an image. The message names the file and the reason."""
 
 
-def load_image(path: str | os.PathLike, mode: str = "auto", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(path: str | os.PathLike, mode: str = "auto", max_pixels: int = MAX_PIXELS,
+               draft: int | None = None) -> np.ndarray:
     """Load an image file as uint8: ``(H, W)`` for gray, ``(H, W, 3)`` for color.
 
     mode: "auto" keeps gray images gray, "gray" converts to luminance, "rgb" gives 3 channels.
@@ -51,6 +52,8 @@ def load_image(path: str | os.PathLike, mode: str = "auto", max_pixels: int = MA
         with Image.open(path, formats=ALLOWED_FORMATS) as img:
             _check_size(path, img.size, max_pixels)
             img.seek(0)  # first frame of animated GIF/WebP
+            if draft and img.format == "JPEG":
+                img.draft(img.mode, (draft, draft))
             img.load()
             img = ImageOps.exif_transpose(img)
             arr = _to_uint8(img)
