@@ -98,7 +98,6 @@ def cache_key(model: nn.Module, data: ImageSet, augment: str | None, views: int)
     return _digest(data.images, data.labels, weights, model.pretrained_cfg, augment, views)
 
 
-@torch.inference_mode()
 def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device=None,
                      amp_dtype=None, progress: bool = True, desc: str = "features") -> torch.Tensor:
     """Backbone features (N, F) for uint8 images (N, C, H, W), in eval mode."""
@@ -106,12 +105,13 @@ def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 6
 
     device = device or torch.device("cpu")
     was = model.training
+    # outside inference mode: parameters converted inside it could never require grad again
     model.eval().to(memory_format=torch.channels_last)  # ~1.8x faster on CPU with bf16 (measured at 224x224)
     out = []
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress or len(images) < 200, leave=False)
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        with torch.inference_mode(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             f = model.forward_features(x)
         out.append(f.float().cpu())
         bar.update(len(x))
