@@ -104,3 +104,12 @@ def test_wrong_channel_count_is_a_clear_error():
     m = create_model("lecture_cnn", in_channels=3)
     with pytest.raises(ValueError, match="expects 3 channel"):
         m(torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("extra,why", [(["--pretrained"], "has no pretrained weights"),
+                                       (["--model", "efficientnet_lite0", "--freeze"], "add --pretrained"),
+                                       (["--model", "efficientnet_lite0", "--pretrained", "--fine-tune", "2"],
+                                        "add --pretrained --freeze")])
+def test_contradictory_options_are_refused(extra, why, tmp_path, capsys):
+    assert main(["train", "--data", "synthetic", "--out", str(tmp_path / "r"), "--quiet", *extra]) == 2
+    assert why in capsys.readouterr().err

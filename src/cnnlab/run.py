@@ -91,6 +91,7 @@ def train_run(data: str = "fashion-mnist", model: str = "lecture_cnn", epochs: i
                        "or choose another --out directory")
     if params["epochs"] is None:
         params["epochs"] = 8
+    check_options(params)
     out.mkdir(parents=True, exist_ok=True)
     clean_temporaries(out)
     p = params
@@ -121,9 +122,9 @@ def train_run(data: str = "fashion-mnist", model: str = "lecture_cnn", epochs: i
     if p["freeze"] and is_pretrained_arch(p["model"]):
         from cnnlab.transfer import fit_transfer
 
+        # no resume files: the features are cached on disk, so a restarted transfer run redoes only the head
         trainer = fit_transfer(net, train, val, config, fine_tune=p["fine_tune"], run_dir=out,
-                               progress=progress, feature_cache=feature_cache,
-                               resume_extra={"params": params}, resume=resume)
+                               progress=progress, feature_cache=feature_cache)
     else:
         trainer = Trainer(net, train, val, config, callbacks=[
             NonFiniteGuard(), ProgressBar(progress), History(out), Checkpoint(out, {"params": params})])
@@ -135,6 +136,20 @@ def train_run(data: str = "fashion-mnist", model: str = "lecture_cnn", epochs: i
     if trainer.interrupted:
         raise KeyboardInterrupt
     return finish_run(out, trainer, train, val, test, params, seconds)
+
+
+def check_options(p: dict) -> None:
+    """Refuse option combinations that would silently do something else than asked."""
+    pretrained_arch = is_pretrained_arch(p["model"])
+    if p["pretrained"] and not pretrained_arch:
+        raise ValueError(f"--pretrained: {p['model']} has no pretrained weights; "
+                         "use --model efficientnet_lite0 (offline) or timm:NAME (online)")
+    if p["freeze"] and not p["pretrained"]:
+        raise ValueError("--freeze keeps a pretrained feature extractor fixed: add --pretrained")
+    if p["fine_tune"] is not None and not p["freeze"]:
+        raise ValueError("--fine-tune N starts from a frozen extractor: add --pretrained --freeze")
+    if p["fine_tune"] is not None and not 0 <= p["fine_tune"] <= p["epochs"]:
+        raise ValueError(f"--fine-tune {p['fine_tune']}: must be between 0 and --epochs ({p['epochs']})")
 
 
 def finish_run(out: Path, trainer, train, val, test, params: dict, seconds: float) -> dict:

@@ -171,8 +171,8 @@ class TransferResult:
 
 
 def fit_transfer(model, train: ImageSet, val: ImageSet | None, config: TrainConfig, fine_tune: int | None = None,
-                 run_dir=None, progress: bool = True, feature_cache: bool = True, views: int = DEFAULT_VIEWS,
-                 resume_extra=None, resume: bool = False) -> TransferResult:
+                 run_dir=None, progress: bool = True, feature_cache: bool = True,
+                 views: int = DEFAULT_VIEWS) -> TransferResult:
     """Train a new head on a frozen pretrained backbone (from cached features), then optionally fine-tune."""
     device = pick_device(config.device)
     amp = autocast_dtype(device, config.precision)
