@@ -99,6 +99,7 @@ class Trainer:
         self.loss = torch.tensor(float("nan"))
         self.stop_requested = False
         self.interrupted = False
+        self.label = "epoch"  # what the progress bar calls this phase ("head", "fine-tune", ...)
 
     # ------------------------------------------------------------------ events
     def add_callback(self, cb) -> None:

@@ -194,6 +194,7 @@ def fit_transfer(model, train: ImageSet, val: ImageSet | None, config: TrainConf
         else:  # recompute the frozen backbone every epoch (the slow way; kept for the benchmark)
             head_cfg = replace(config, epochs=head_epochs)
             trainer = Trainer(model, train, val, head_cfg, callbacks=[FrozenBatchNorm()] + callbacks)
+        trainer.label = "head epoch"
         history = trainer.fit()
         timings["head_seconds"] = round(time.perf_counter() - t0, 2)
         if trainer.interrupted:
@@ -206,6 +207,7 @@ def fit_transfer(model, train: ImageSet, val: ImageSet | None, config: TrainConf
                   {"params": [p for p in tuned if id(p) in tuned_ids], "lr_scale": FINE_TUNE_LR_SCALE}]
         ft_cfg = replace(config, epochs=config.epochs - head_epochs, seed=config.seed + 1)
         trainer = Trainer(model, train, val, ft_cfg, callbacks=[FrozenBatchNorm()] + callbacks, param_groups=groups)
+        trainer.label = "fine-tune epoch"
         trainer.history = [dict(h) for h in history]
         for h in trainer.history:
             h["phase"] = "head"
