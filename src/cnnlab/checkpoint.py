@@ -16,7 +16,6 @@ Nothing here unpickles: weights are safetensors, the rest is JSON.
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -162,10 +161,6 @@ def load_model(run_dir, device: str | torch.device = "cpu") -> tuple[torch.nn.Mo
         raise RunError(f"{run_dir}: weights do not fit the architecture (missing {missing[:3]}, "
                        f"unexpected {unexpected[:3]})")
     return model.to(device).to(memory_format=torch.channels_last).eval(), meta
-
-
-def finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 # ---------------------------------------------------------------- resumable training state

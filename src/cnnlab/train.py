@@ -18,7 +18,7 @@ import contextlib
 import math
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
@@ -44,7 +44,6 @@ class TrainConfig:
     compile: bool = False
     eval_batch_size: int = 1024
     tta: bool = False  # average predictions over the image and its mirror at evaluation
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

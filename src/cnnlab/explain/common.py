@@ -34,19 +34,23 @@ def gray(image=None) -> np.ndarray:
     return convert_mode(photo(image), "gray")
 
 
-def fashion_sample(index: int = 0) -> tuple[np.ndarray, str]:
-    """A Fashion-MNIST test image (28x28) and its class, or an 8x8 digit scaled up if Fashion-MNIST is absent."""
+def lecture_images():
+    """The test split of Fashion-MNIST, or of scikit-learn's digits when Fashion-MNIST is not installed."""
     from cnnlab.datasets import DatasetError, load_dataset
 
     try:
-        ds = load_dataset("fashion-mnist", "test")
+        return load_dataset("fashion-mnist", "test")
     except DatasetError:
-        ds = load_dataset("digits", "test")
+        return load_dataset("digits", "test")
+
+
+def fashion_sample(index: int = 0) -> tuple[np.ndarray, str]:
+    """One image of :func:`lecture_images` as (H, W) uint8, and its class name."""
+    ds = lecture_images()
     return ds.images[index, 0].numpy(), ds.classes[int(ds.labels[index])]
 
 
-def show_numbers(ax, a: np.ndarray, fmt: str = "{:d}", cmap: str = "gray", vmin=0, vmax=255, fontsize=8,
-                 highlight=None):
+def show_numbers(ax, a: np.ndarray, fmt: str = "{:d}", cmap: str = "gray", vmin=0, vmax=255, fontsize=8):
     """Draw a small array as an image with its values written in each cell."""
     a = np.asarray(a)
     ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
@@ -58,11 +62,6 @@ def show_numbers(ax, a: np.ndarray, fmt: str = "{:d}", cmap: str = "gray", vmin=
     ax.set_xticks(range(a.shape[1]))
     ax.set_yticks(range(a.shape[0]))
     ax.tick_params(length=0, labelsize=7)
-    if highlight is not None:
-        r0, c0, h, w = highlight
-        rect = __import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(
-            (c0 - 0.5, r0 - 0.5), w, h, fill=False, edgecolor="red", linewidth=2.5)
-        ax.add_patch(rect)
 
 
 def box(ax, r0, c0, h, w, color="red", lw=2.0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnnlab.explain.common import off, photo, plt
+from cnnlab.explain.common import lecture_images, off, photo, plt
 
 
 def augmentation(image=None, n: int = 4):
@@ -46,14 +46,7 @@ def augmentation(image=None, n: int = 4):
 
 def _brightness_area():
     """A real regression problem: predict an image's ink area from its mean brightness (0..255)."""
-    from cnnlab.datasets import DatasetError, load_dataset
-    from cnnlab.explain.common import fashion_sample  # noqa: F401 - documents where the data comes from
-
-    try:
-        ds = load_dataset("fashion-mnist", "test")
-    except DatasetError:
-        ds = load_dataset("digits", "test")
-    imgs = ds.images[:2000, 0].float().numpy()
+    imgs = lecture_images().images[:2000, 0].float().numpy()
     x = imgs.mean((1, 2))  # mean brightness, 0..255
     y = (imgs > 30).mean((1, 2)) * 100  # % of pixels with ink
     return x, y
@@ -108,15 +101,9 @@ def normalization(image=None):
 
 def batch_normalization(image=None):
     """Activations of a conv layer on real images, before and after batch normalization."""
-    from cnnlab.datasets import load_dataset
-
     p = plt()
     torch.manual_seed(0)
-    try:
-        ds = load_dataset("fashion-mnist", "test")
-    except Exception:
-        ds = load_dataset("digits", "test")
-    x = ds.images[:256].float() / 255
+    x = lecture_images().images[:256].float() / 255
     conv = torch.nn.Conv2d(1, 4, 3, padding=1)
     with torch.no_grad():
         conv.weight.mul_(torch.tensor([3.0, 0.5, 1.5, 0.2]).view(4, 1, 1, 1))  # channels of different scale
@@ -175,6 +162,8 @@ def dropout(image=None, p_drop: float = 0.5):
 
 def transfer(image=None, fine_tune_blocks: int = 2):
     """EfficientNet-Lite0's stages: frozen feature extractor vs the new, trained head (and fine-tuning)."""
+    from matplotlib.patches import FancyBboxPatch
+
     from cnnlab.models import create_model
 
     p = plt()
@@ -190,8 +179,7 @@ def transfer(image=None, fine_tune_blocks: int = 2):
             is_head = i == n - 1
             unfrozen = i >= n - 2 - tuned and not is_head and tuned > 0 and i > 0
             color = "darkorange" if is_head else ("gold" if unfrozen else "steelblue")
-            ax.add_patch(__import__("matplotlib.patches", fromlist=["FancyBboxPatch"]).FancyBboxPatch(
-                (i, 0.2), 0.85, 0.6, boxstyle="round,pad=0.02", color=color))
+            ax.add_patch(FancyBboxPatch((i, 0.2), 0.85, 0.6, boxstyle="round,pad=0.02", color=color))
             ax.text(i + 0.42, 0.55, name, ha="center", va="center", fontsize=8, color="white" if color ==
                     "steelblue" else "black", weight="bold")
             ax.text(i + 0.42, 0.32, f"{c / 1e3:,.0f}k", ha="center", va="center", fontsize=8,
