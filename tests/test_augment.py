@@ -4,6 +4,7 @@ import torch
 from cnnlab.augment import (
     AugmentSpecError,
     ColorShift,
+    Erase,
     Flip,
     PadCrop,
     Pipeline,
@@ -24,7 +25,7 @@ def batch(n=16, c=1, h=12, w=10, dtype=torch.uint8, seed=0):
 
 
 ALL = [Flip(), Flip(vertical=True), Rotate(20), Translate(0.2), PadCrop(3), RandomResizedCrop((0.3, 1.0)),
-       ColorShift(0.3, 0.3, 0.3, 0.1, 0.1)]
+       ColorShift(0.3, 0.3, 0.3, 0.1, 0.1), Erase(), Erase(value=0)]
 
 
 @pytest.mark.parametrize("t", ALL, ids=repr)
@@ -160,3 +161,21 @@ def test_fused_pipeline_matches_sequential_for_exact_moves(order):
     for s, prm in zip(steps, params):
         seq = s.apply(seq, prm)
     assert torch.equal(pipe.apply(x, params), seq)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_erase_paints_one_box_per_sample_and_leaves_the_rest(dtype):
+    x = torch.full((64, 3, 20, 24), 7, dtype=dtype)
+    t = Erase(scale=(0.05, 0.3), value=200)
+    params = t.make_params(tuple(x.shape), torch.Generator().manual_seed(0))
+    y = t.apply(x, params)
+    for i, (x0, y0, x1, y1) in enumerate(params["boxes"].tolist()):
+        assert 0 <= x0 < x1 <= 24 and 0 <= y0 < y1 <= 20
+        inside = torch.zeros(20, 24, dtype=torch.bool)
+        inside[y0:y1, x0:x1] = True
+        assert (y[i][:, inside] == 200).all() and (y[i][:, ~inside] == 7).all()
+        assert 0.05 * 480 * 0.5 <= inside.sum() <= 0.3 * 480 * 1.5  # the area drawn, up to rounding
+    noisy = Erase(scale=(0.2, 0.2))(x, seed=1)
+    changed = (noisy != x).any(1)
+    assert changed.any() and (noisy.float().std() > 1)  # noise, not a constant
+    assert torch.equal(parse_augment("erase=0.25@0")(x, seed=0), x)

@@ -22,9 +22,15 @@ def test_unknown_model_lists_known_ones():
 
 
 def test_lecture_cnn_structure_follows_the_lecture():
-    m = create_model("lecture_cnn", widths=(8, 16), hidden=32, dropout=0.5)
+    m = create_model("lecture_cnn", widths=(8, 16), hidden=32, dropout=0.5, pool_first=False)
     kinds = [type(x).__name__ for x in m.features]
     assert kinds[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]  # BN before the activation
+    fast = create_model("lecture_cnn", widths=(8, 16), convs_per_block=(1, 2))
+    kinds = [type(x).__name__ for x in fast.features]
+    assert kinds == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU",  # pool_first (the default)
+                     "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "ReLU"]
+    with pytest.raises(ValueError, match="one count"):
+        create_model("lecture_cnn", widths=(8, 16), convs_per_block=(1, 2, 3))
     head = [type(x).__name__ for x in m.head]
     assert head == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
     assert m.head[4].p == 0.5
@@ -51,3 +57,24 @@ def test_summary_counts_parameters_and_flops():
     text = summary(m, (1, 8, 8))
     assert f"Total params: {sum(p.numel() for p in m.parameters()):,}" in text
     assert "MaxPool2d" in text and "(8, 4, 4)" in text
+
+
+def test_pool_first_computes_the_slides_block_when_the_bn_scale_is_positive():
+    """Max pooling commutes with ReLU and with a positive per-channel scale: with batch norm's running
+    statistics (eval mode) the reordered block gives exactly the slide's output."""
+    torch.manual_seed(0)
+    slide = create_model("lecture_cnn", widths=(8, 16), hidden=16, pool_first=False).eval()
+    fast = create_model("lecture_cnn", widths=(8, 16), hidden=16, pool_first=True).eval()
+    for bn in (m for m in slide.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.weight.data.uniform_(0.5, 2.0)  # positive scales
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    by_kind = lambda m: [x for x in m.modules() if isinstance(x, (torch.nn.Conv2d, torch.nn.BatchNorm2d,  # noqa: E731
+                                                                   torch.nn.Linear, torch.nn.BatchNorm1d))]
+    for a, b in zip(by_kind(slide), by_kind(fast), strict=True):
+        b.load_state_dict(a.state_dict())
+    x = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    torch.testing.assert_close(fast(x), slide(x))
+    slide.features[1].weight.data[0] = -1.0  # a negative scale turns max into min: no longer the same
+    fast.features[2].weight.data[0] = -1.0
+    assert not torch.allclose(fast(x), slide(x))

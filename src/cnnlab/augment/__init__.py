@@ -1,8 +1,9 @@
-"""Data augmentation: mirroring, rotation, translation, random crop, color shift — batched and seeded."""
+"""Data augmentation: mirroring, rotation, translation, random crop, color, random erasing; batched, seeded."""
 
 from cnnlab.augment.spec import AugmentSpecError, parse_augment
 from cnnlab.augment.transforms import (
     ColorShift,
+    Erase,
     Flip,
     PadCrop,
     Pipeline,
@@ -12,7 +13,7 @@ from cnnlab.augment.transforms import (
     Translate,
 )
 
-__all__ = ["AugmentSpecError", "ColorShift", "Flip", "PadCrop", "Pipeline", "RandomResizedCrop", "Rotate",
+__all__ = ["AugmentSpecError", "ColorShift", "Erase", "Flip", "PadCrop", "Pipeline", "RandomResizedCrop", "Rotate",
            "Transform", "Translate", "parse_augment", "preview"]
 
 

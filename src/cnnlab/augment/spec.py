@@ -8,7 +8,7 @@ draws left/right per sample).
 
 from __future__ import annotations
 
-from cnnlab.augment.transforms import ColorShift, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate, Translate
+from cnnlab.augment.transforms import ColorShift, Erase, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate, Translate
 
 FORMS = {
     "flip": ("flip", "mirror left-right, half of the samples"),
@@ -17,6 +17,8 @@ FORMS = {
     "translate": ("translate=FRACTION", "shift by up to FRACTION of the size, e.g. translate=0.1"),
     "crop": ("crop=PIXELS", "pad by PIXELS and crop back (random crop), e.g. crop=4"),
     "rrc": ("rrc=MIN_SCALE", "random resized crop keeping MIN_SCALE..1 of the area, e.g. rrc=0.35"),
+    "erase": ("erase=MAX_AREA", "random erasing: cover a box of up to MAX_AREA of the image with noise, "
+                                "e.g. erase=0.25@0.5 (half of the samples)"),
     "color": ("color=STRENGTH", "brightness/contrast/saturation +-STRENGTH, hue and channel shift, e.g. color=0.2"),
 }
 
@@ -70,6 +72,9 @@ def parse_augment(spec: str | None) -> Pipeline | None:
             step = PadCrop(int(_number(name, value, 4, 0, 64)))
         elif name == "rrc":
             step = RandomResizedCrop((_number(name, value, 0.35, 0.01, 1.0), 1.0))
+        elif name == "erase":
+            top = _number(name, value, 0.25, 0.02, 1.0)
+            step = Erase((min(0.02, top), top))
         else:
             s = _number(name, value, 0.2, 0, 1)
             step = ColorShift(brightness=s, contrast=s, saturation=s, hue=s / 4, shift=s / 4)

@@ -1,4 +1,4 @@
-"""The lecture's five augmentation techniques as batched, seeded transforms.
+"""The lecture's five augmentation techniques (and random erasing) as batched, seeded transforms.
 
 Each transform first draws per-sample random parameters (``make_params``), then applies them
 to the whole batch (``apply``): Keras' RandomFlip idea, torchvision v2's make_params/transform
@@ -196,6 +196,50 @@ class ColorShift(Transform):
                 "brightness": torch.where(k1, params["brightness"], 1.0),
                 "contrast": torch.where(k1, params["contrast"], 1.0),
                 "shift": torch.where(keep.view(-1, 1), params["shift"], 0.0)}
+
+
+class Erase(Transform):
+    """Random erasing (cutout): paint a random box (``scale`` of the area, aspect ``ratio``) over each sample.
+
+    The box is filled with uniform noise over the pixel range (``value=None``, as in Zhong et al.,
+    "Random Erasing Data Augmentation") or with a constant ``value`` in pixel units (0 = black).
+    The network must then recognize the object from the parts it can still see.
+    """
+
+    name = "erase"
+
+    def __init__(self, scale: tuple[float, float] = (0.02, 0.25), ratio: tuple[float, float] = (0.3, 3.3),
+                 value: float | None = None):
+        self.scale, self.ratio, self.value = tuple(scale), tuple(ratio), value
+
+    def make_params(self, shape, g):
+        n, c, h, w = shape
+        area = _uniform(g, n, *self.scale) * h * w
+        logr = _uniform(g, n, math.log(self.ratio[0]), math.log(self.ratio[1]))
+        bw = (area * logr.exp()).sqrt().round().clamp(1, w)
+        bh = (area / logr.exp()).sqrt().round().clamp(1, h)
+        x0 = (torch.rand(n, generator=g) * (w - bw + 1)).floor()
+        y0 = (torch.rand(n, generator=g) * (h - bh + 1)).floor()
+        boxes = torch.stack([x0, y0, x0 + bw, y0 + bh], -1).long()  # (N, 4): x0, y0, x1, y1, end exclusive
+        noise = torch.rand(n, c, h, w, generator=g) if self.value is None else None
+        return {"boxes": boxes} if noise is None else {"boxes": boxes, "noise": noise}
+
+    def apply(self, x, params):
+        b = params["boxes"].to(x.device)
+        h, w = x.shape[-2:]
+        xs = torch.arange(w, device=x.device).view(1, 1, 1, w)
+        ys = torch.arange(h, device=x.device).view(1, 1, h, 1)
+        inside = ((xs >= b[:, 0].view(-1, 1, 1, 1)) & (xs < b[:, 2].view(-1, 1, 1, 1))
+                  & (ys >= b[:, 1].view(-1, 1, 1, 1)) & (ys < b[:, 3].view(-1, 1, 1, 1)))
+        if "noise" in params:
+            fill = params["noise"].to(x.device) * 255
+            fill = fill.floor().clamp_(0, 255).to(torch.uint8) if x.dtype == torch.uint8 else fill.to(x.dtype)
+        else:
+            fill = torch.tensor(self.value, dtype=torch.float32).clamp(0, 255).round().to(x.dtype)
+        return torch.where(inside, fill, x)
+
+    def identity(self, params, keep):
+        return dict(params, boxes=torch.where(keep.view(-1, 1), params["boxes"], 0))  # an empty box
 
 
 class Pipeline:

@@ -89,7 +89,11 @@ def trained(image=None, run: str | None = None):
     k = conv.weight.detach()[:, 0] if conv.weight.shape[1] == 1 else conv.weight.detach().mean(1)
     n_k = min(16, len(k))
     with torch.no_grad():
-        maps = model.features[:3](model.normalize(x))[0]  # conv -> BN -> ReLU of block 1
+        # block 1 up to its ReLU, at full resolution: conv -> BN -> ReLU (skipping a pool_first pooling,
+        # which commutes with BN-with-positive-scale and ReLU, so the maps show what gets pooled)
+        end = next(i for i, layer in enumerate(model.features) if isinstance(layer, torch.nn.ReLU)) + 1
+        block1 = [layer for layer in model.features[:end] if not isinstance(layer, torch.nn.MaxPool2d)]
+        maps = torch.nn.Sequential(*block1)(model.normalize(x))[0]
     cam, pred = grad_cam(model, x)
     img = x[0].permute(1, 2, 0).numpy()
     img = img[:, :, 0] if img.shape[2] == 1 else img

@@ -1,0 +1,97 @@
+"""What each training speed option is worth: images/s of one training step of the lecture CNN, option by option.
+
+Each row adds one option to the row above it, starting from the plain PyTorch way (fp32, contiguous
+NCHW, the slide's block order). All rows run in the same process, interleaved over several rounds
+(the median counts), because timings on shared machines drift by +-20% between runs. Accuracy is not
+measured here: bench/train_speed.py measures time to accuracy, tests/test_speed_options.py checks that
+every option computes the same thing.
+
+    .venv/bin/python bench/speed_options.py              # ~3 min
+    .venv/bin/python bench/speed_options.py --compile    # also torch.compile (adds compile time)
+
+Writes bench/results/speed_options.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from cnnlab.device import autocast_dtype
+from cnnlab.models import create_model
+
+
+def make_step(channels_last: bool, bf16: bool, pool_first: bool, batch: int, compile_: bool = False):
+    torch.manual_seed(0)
+    model = create_model("lecture_cnn", num_classes=10, image_size=28, pool_first=pool_first)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    forward = torch.compile(model) if compile_ else model
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randint(0, 256, (batch, 1, 28, 28), dtype=torch.uint8).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (batch,))
+    dtype = torch.bfloat16 if bf16 else None
+
+    def step():
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(forward(x).float(), y, label_smoothing=0.1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--images", type=int, default=12800, help="images per measurement")
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--out", default="bench/results/speed_options.json")
+    args = ap.parse_args()
+    bf16 = autocast_dtype(torch.device("cpu"), "auto") == torch.bfloat16
+    rows = [  # (label, channels_last, bf16, pool_first, batch)
+        ("fp32, NCHW, slide order (conv-BN-ReLU-pool), batch 256", False, False, False, 256),
+        ("+ channels_last", True, False, False, 256),
+        ("+ bf16 autocast" + ("" if bf16 else " (no AVX512-BF16 here: fp32)"), True, bf16, False, 256),
+        ("+ pool_first (conv-pool-BN-ReLU): the default", True, bf16, True, 256),
+        ("  same, batch 128", True, bf16, True, 128),
+        ("  same, batch 512", True, bf16, True, 512),
+    ]
+    if args.compile:
+        rows.append(("  same, torch.compile", True, bf16, True, 256, True))
+    steps = [make_step(*r[1:]) for r in rows]
+    for s in steps:  # warm-up (and compilation)
+        for _ in range(3):
+            s()
+    speeds: list[list[float]] = [[] for _ in rows]
+    for rnd in range(args.rounds):
+        for i, (r, s) in enumerate(zip(rows, steps, strict=True)):
+            n = max(1, args.images // r[4])
+            t0 = time.perf_counter()
+            for _ in range(n):
+                s()
+            speeds[i].append(n * r[4] / (time.perf_counter() - t0))
+        print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+    med = [sorted(v)[len(v) // 2] for v in speeds]
+    result = []
+    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads; lecture CNN training step, "
+          f"median of {args.rounds} rounds\n")
+    print("| option | images/s | vs first row | vs row above |\n|---|---|---|---|")
+    for i, r in enumerate(rows):
+        above = med[i - 1] if i and not r[0].startswith("  ") else med[3] if r[0].startswith("  ") else med[0]
+        print(f"| {r[0]} | {med[i]:,.0f} | {med[i] / med[0]:.2f}x | {med[i] / above:.2f}x |")
+        result.append({"option": r[0].strip(), "images_per_second": round(med[i]), "all": [round(v) for v in speeds[i]],
+                       "vs_first": round(med[i] / med[0], 3)})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                          "rows": result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
