@@ -38,7 +38,8 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench lessons
 
 bench: setup data
-	$(PY) bench/train_speed.py
+	$(PY) bench/train_speed.py --baselines same,slide
+	$(PY) bench/speed_options.py --accuracy
 
 clean:
 	rm -rf $(VENV) runs

@@ -8,6 +8,9 @@ every option computes the same thing.
 
     .venv/bin/python bench/speed_options.py              # ~3 min
     .venv/bin/python bench/speed_options.py --compile    # also torch.compile (adds compile time)
+    .venv/bin/python bench/speed_options.py --accuracy   # also: 4-epoch Fashion-MNIST test accuracy of the
+                                                         # default recipe in bf16 vs fp32, pool-first vs slide order
+Also checks, with ONEDNN_VERBOSE, which oneDNN kernels the bf16 convolutions run on.
 
 Writes bench/results/speed_options.json.
 """
@@ -16,6 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,11 +53,55 @@ def make_step(channels_last: bool, bf16: bool, pool_first: bool, batch: int, com
     return step
 
 
+def onednn_kernels() -> list[str]:
+    """Run a bf16 training step in a child process with ONEDNN_VERBOSE=1; return the convolution kernels used."""
+    code = ("import torch, torch.nn.functional as F\n"
+            "from cnnlab.models import create_model\n"
+            "m = create_model('lecture_cnn', image_size=28).to(memory_format=torch.channels_last)\n"
+            "x = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)\n"
+            "x = x.contiguous(memory_format=torch.channels_last)\n"
+            "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
+            "    loss = F.cross_entropy(m(x).float(), torch.zeros(64, dtype=torch.long))\n"
+            "loss.backward()\n")
+    env = dict(os.environ, ONEDNN_VERBOSE="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300).stdout
+    kernels = set()
+    for line in out.splitlines():  # onednn_verbose,[timestamp,]primitive,exec,cpu,convolution,KERNEL,prop,...
+        parts = line.split(",")
+        if "exec" in parts and "convolution" in parts:
+            i = parts.index("convolution")
+            kernels.add(f"{parts[i + 1]} ({parts[i + 2]}) {parts[i + 3].split()[0] if len(parts) > i + 3 else ''}")
+    return sorted(kernels)
+
+
+def accuracy_check(epochs: int = 4) -> list[dict]:
+    """Test accuracy after the default recipe at ``epochs``: bf16 vs fp32, pool-first vs the slide's order."""
+    from cnnlab.datasets import load_dataset
+    from cnnlab.train import TrainConfig, Trainer, evaluate
+
+    train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
+    mean, std = train.mean_std()
+    rows = []
+    for precision, pool_first in [("bf16", True), ("fp32", True), ("bf16", False)]:
+        torch.manual_seed(0)
+        m = create_model("lecture_cnn", num_classes=10, image_size=28, mean=mean, std=std, pool_first=pool_first)
+        t = Trainer(m, train, None, TrainConfig(epochs=epochs, augment="flip", tta=True, precision=precision))
+        t0 = time.perf_counter()
+        t.fit()
+        seconds = time.perf_counter() - t0
+        acc = evaluate(m, test, tta=True, amp_dtype=t.amp_dtype)["accuracy"]
+        rows.append({"precision": precision, "pool_first": pool_first, "epochs": epochs,
+                     "test_accuracy": round(acc, 4), "train_seconds": round(seconds, 1)})
+        print(f"  {precision}, pool_first={pool_first}: test {acc:.2%} after {seconds:.0f} s", flush=True)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--images", type=int, default=12800, help="images per measurement")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--accuracy", action="store_true", help="also train 4 epochs per precision/order (~4 min)")
     ap.add_argument("--out", default="bench/results/speed_options.json")
     args = ap.parse_args()
     bf16 = autocast_dtype(torch.device("cpu"), "auto") == torch.bfloat16
@@ -88,9 +138,18 @@ def main():
         print(f"| {r[0]} | {med[i]:,.0f} | {med[i] / med[0]:.2f}x | {med[i] / above:.2f}x |")
         result.append({"option": r[0].strip(), "images_per_second": round(med[i]), "all": [round(v) for v in speeds[i]],
                        "vs_first": round(med[i] / med[0], 3)})
+    kernels = onednn_kernels() if bf16 else []
+    print("\noneDNN convolution kernels of a bf16 training step (ONEDNN_VERBOSE):")
+    for k in kernels or ["(none found: no AVX512-BF16 here, or oneDNN verbose output unavailable)"]:
+        print("  " + k)
+    accuracy = []
+    if args.accuracy:
+        print("\naccuracy: default recipe, 4 epochs, Fashion-MNIST test set")
+        accuracy = accuracy_check()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                                          "rows": result}, indent=2))
+                                          "rows": result, "onednn_bf16_conv_kernels": kernels,
+                                          "accuracy": accuracy}, indent=2))
 
 
 if __name__ == "__main__":

@@ -62,3 +62,36 @@ def test_bf16_training_reaches_fp32_accuracy():
         hist = Trainer(m, train, val, TrainConfig(epochs=6, batch_size=32, precision=precision, lr=5e-3)).fit()
         accs[precision] = hist[-1]["val_accuracy"]
     assert accs["bf16"] >= accs["fp32"] - 0.05
+
+
+def _bench_module(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_recipes_build_train_and_parse():
+    """The recipes the README's numbers come from stay runnable (a step each, on a few images)."""
+    from cnnlab.augment import parse_augment
+
+    recipes = _bench_module("train_speed").RECIPES
+    assert {"default", "medium", "large"} <= set(recipes)
+    data = make_synthetic(n=64, image_size=28, num_classes=5, seed=0)
+    for model_args, train_args in recipes.values():
+        parse_augment(train_args["augment"])
+        m = create_model("lecture_cnn", num_classes=5, image_size=28, **model_args)
+        cfg = TrainConfig(**dict(train_args, epochs=1), batch_size=32)
+        Trainer(m, data, None, cfg).fit()
+        assert torch.isfinite(predict_logits(m, data.images[:4])).all()
+
+
+def test_speed_option_steps_all_train():
+    make_step = _bench_module("speed_options").make_step
+    for channels_last in (False, True):
+        for pool_first in (False, True):
+            make_step(channels_last, False, pool_first, batch=8)()

@@ -90,6 +90,25 @@ def test_one_cycle_schedule_shape():
     assert lrs.index(max(lrs)) == 25
 
 
+def test_fractional_epochs_run_the_whole_schedule_in_a_partial_last_epoch():
+    model, train, val, config = small(epochs=1.6)  # 180 images / 32 = 5 batches per epoch -> 8 steps
+    lrs = []
+
+    class Spy:
+        def after_batch(self, t):
+            lrs.append(t.lr)
+
+    t = Trainer(model, train, val, config, callbacks=[Spy()])
+    hist = t.fit()
+    assert (t.total_steps, t.step, len(hist)) == (8, 8, 2)
+    assert hist[-1]["step"] == 8 and hist[-1]["images_per_second"] > 0
+    # the one-cycle schedule spans exactly the 8 steps: it ends annealed inside the partial epoch
+    assert lrs == pytest.approx([one_cycle(s, 8, config.lr, config.warmup) for s in range(8)])
+    assert lrs[-1] < 0.1 * max(lrs)
+    with pytest.raises(ValueError, match="epochs must be positive"):
+        Trainer(*small(epochs=0)[:3], small(epochs=0)[3])
+
+
 def test_resume_mid_epoch_is_bit_equal(tmp_path):
     torch.manual_seed(0)
     model, train, val, config = small(epochs=2, augment="flip,crop=2")

@@ -27,8 +27,8 @@ class ProgressBar:
             return
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=t.batches_per_epoch, initial=t.batch, desc=f"{t.label} {t.epoch + 1}/{t.config.epochs}",
-                        unit="batch", leave=False, dynamic_ncols=True)
+        self.bar = tqdm(total=t.batches_in_epoch(t.epoch), initial=t.batch, unit="batch", leave=False,
+                        desc=f"{t.label} {t.epoch + 1}/{t.num_epochs}", dynamic_ncols=True)
 
     def after_batch(self, t):
         if self.bar is not None:
@@ -43,7 +43,7 @@ class ProgressBar:
         if self.enabled:
             m = t.metrics
             val = f"  val_loss {m['val_loss']:.4f}  val_acc {m['val_accuracy']:.2%}" if "val_loss" in m else ""
-            print(f"{t.label} {m['epoch']:>3}/{t.config.epochs}  train_loss {m['train_loss']:.4f}{val}"
+            print(f"{t.label} {m['epoch']:>3}/{t.num_epochs}  train_loss {m['train_loss']:.4f}{val}"
                   f"  {m['seconds']:.1f}s  {m['images_per_second']:,.0f} img/s", flush=True)
 
     def after_fit(self, t):

@@ -30,7 +30,7 @@ from cnnlab.imageset import ImageSet
 
 @dataclass
 class TrainConfig:
-    epochs: int = 8
+    epochs: float = 8  # may be fractional (1.5 = one epoch and half of another); the schedule spans exactly that
     batch_size: int = 256
     lr: float = 8e-3  # peak of the one-cycle schedule (chosen by time-to-accuracy, see bench/train_speed.py)
     weight_decay: float = 5e-2  # AdamW's decoupled decay
@@ -91,7 +91,10 @@ class Trainer:
         self.forward = torch.compile(self.model) if self.config.compile else self.model
         n, bs = len(train_set), self.config.batch_size
         self.batches_per_epoch = max(1, n // bs)  # the last partial batch is dropped (batch norm needs >1)
-        self.total_steps = self.config.epochs * self.batches_per_epoch
+        if not self.config.epochs > 0:
+            raise ValueError(f"epochs must be positive, got {self.config.epochs}")
+        self.total_steps = max(1, round(self.config.epochs * self.batches_per_epoch))
+        self.num_epochs = math.ceil(self.total_steps / self.batches_per_epoch)  # the last one may be partial
         self.callbacks = list(callbacks)
         self.epoch = self.step = self.batch = 0
         self.history: list[dict] = []
@@ -111,6 +114,9 @@ class Trainer:
                 fn(self)
 
     # ------------------------------------------------------------------ loop
+    def batches_in_epoch(self, epoch: int) -> int:
+        return min(self.batches_per_epoch, self.total_steps - epoch * self.batches_per_epoch)
+
     def batch_indices(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(step_seed(self.config.seed, -1 - epoch))
         return torch.randperm(len(self.train_set), generator=g)
@@ -146,12 +152,12 @@ class Trainer:
             signal.signal(signal.SIGINT, self._on_sigint)
         try:
             self.fire("before_fit")
-            while self.epoch < cfg.epochs:
+            while self.epoch < self.num_epochs:
                 self.model.train()
                 self.fire("before_epoch")
                 order = self.batch_indices(self.epoch)
                 t0, seen = time.perf_counter(), 0
-                while self.batch < self.batches_per_epoch:
+                while self.batch < self.batches_in_epoch(self.epoch):
                     idx = order[self.batch * bs:(self.batch + 1) * bs]
                     x, y = images[idx], labels[idx]  # uint8 (B, C, H, W), int64 (B,)
                     if self.augment is not None:

@@ -10,7 +10,7 @@ from cnnlab.explain.common import lecture_images, off, photo, plt
 
 def augmentation(image=None, n: int = 4):
     """Each augmentation technique of the lecture on one photo, several random draws each."""
-    from cnnlab.augment import ColorShift, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate, Translate
+    from cnnlab.augment import ColorShift, Erase, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate, Translate
     from cnnlab.images import resize, to_chw
 
     p = plt()
@@ -21,7 +21,8 @@ def augmentation(image=None, n: int = 4):
             ("translation", Translate(0.15), "up to 15% of the size"),
             ("random crop", PadCrop(24), "pad 24 px, cut back to size"),
             ("random resized crop", RandomResizedCrop((0.25, 0.6)), "25-60% of the area, stretched"),
-            ("color shift", ColorShift(0.35, 0.35, 0.5, 0.08, 0.08), "brightness, contrast, saturation, hue")]
+            ("color shift", ColorShift(0.35, 0.35, 0.5, 0.08, 0.08), "brightness, contrast, saturation, hue"),
+            ("random erasing", Erase((0.05, 0.2)), "a box of noise: learn from parts")]
     fig, axes = p.subplots(len(rows), n + 1, figsize=(2.1 * (n + 1), 2.15 * len(rows)))
     for r, (name, t, about) in enumerate(rows):
         batch = x.repeat(n, 1, 1, 1)
