@@ -78,3 +78,11 @@ def test_pool_first_computes_the_slides_block_when_the_bn_scale_is_positive():
     slide.features[1].weight.data[0] = -1.0  # a negative scale turns max into min: no longer the same
     fast.features[2].weight.data[0] = -1.0
     assert not torch.allclose(fast(x), slide(x))
+
+
+def test_the_saved_config_rebuilds_the_same_architecture():
+    m = create_model("lecture_cnn", num_classes=3, in_channels=3, image_size=16, widths=(8, 16))
+    cfg = dict(m.cnnlab_config)
+    assert cfg["num_classes"] == 3 and cfg["in_channels"] == 3 and cfg["pool_first"] is True  # defaults recorded
+    again = create_model(cfg.pop("name"), **cfg)
+    assert [(k, v.shape) for k, v in again.state_dict().items()] == [(k, v.shape) for k, v in m.state_dict().items()]

@@ -46,9 +46,18 @@ def first_conv(model) -> nn.Conv2d:
 
 
 def last_conv_block(model) -> nn.Module:
-    """The last ReLU before the final pooling: where Grad-CAM looks."""
-    relus = [m for m in model.features if isinstance(m, nn.ReLU)]
-    return relus[-1]
+    """Where Grad-CAM looks: the last feature maps before the final pooling, at the finest resolution there.
+
+    In the slide's order (conv -> BN -> ReLU -> pool) that is the last ReLU. In pool-first blocks
+    (conv -> pool -> BN -> ReLU) the last ReLU comes after the pooling, so Grad-CAM looks at the last
+    convolution's output instead (the original paper's "last convolutional layer"), twice as fine.
+    """
+    layers = list(model.features)
+    relus = [i for i, m in enumerate(layers) if isinstance(m, nn.ReLU)]
+    pools = [i for i, m in enumerate(layers) if isinstance(m, nn.MaxPool2d)]
+    if pools and relus and pools[-1] < relus[-1]:  # pool-first: the last pooling precedes the last ReLU
+        return next(m for m in reversed(layers[:pools[-1]]) if isinstance(m, nn.Conv2d))
+    return layers[relus[-1]]
 
 
 def grad_cam(model, x: torch.Tensor, target: int | None = None) -> tuple[np.ndarray, int]:

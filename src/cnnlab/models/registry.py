@@ -44,11 +44,12 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **kwarg
     else:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())} "
                          "(or timm:NAME for any timm architecture)")
-    config = {"name": name, "num_classes": num_classes, "in_channels": in_channels}
+    config = {"name": name}
     if name in _REGISTRY:  # every argument, defaults included: a saved run keeps its architecture
         for k, prm in inspect.signature(_REGISTRY[name]).parameters.items():  # even if a default changes
             if prm.default is not inspect.Parameter.empty and k not in ("mean", "std", "pretrained"):
                 config[k] = list(prm.default) if isinstance(prm.default, tuple) else prm.default
+    config.update(num_classes=num_classes, in_channels=in_channels)
     config.update({k: v for k, v in kwargs.items() if k != "pretrained"})
     model.cnnlab_config = config
     return model
