@@ -86,3 +86,15 @@ def test_the_saved_config_rebuilds_the_same_architecture():
     assert cfg["num_classes"] == 3 and cfg["in_channels"] == 3 and cfg["pool_first"] is True  # defaults recorded
     again = create_model(cfg.pop("name"), **cfg)
     assert [(k, v.shape) for k, v in again.state_dict().items()] == [(k, v.shape) for k, v in m.state_dict().items()]
+
+
+def test_runs_saved_before_pool_first_existed_still_load(tmp_path):
+    from cnnlab.checkpoint import load_model, save_model
+
+    old = create_model("lecture_cnn", widths=(8, 16), hidden=16, pool_first=False).eval()
+    arch = {k: v for k, v in old.cnnlab_config.items() if k != "pool_first"}  # as such runs recorded it
+    save_model(tmp_path, old, {"architecture": arch})
+    loaded, _ = load_model(tmp_path, "cpu")
+    x = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), old(x))

@@ -154,6 +154,8 @@ def load_model(run_dir, device: str | torch.device = "cpu") -> tuple[torch.nn.Mo
                        f"train one with: cnnlab train --out {run_dir}")
     meta = read_json(run_dir / "model.json")
     arch = dict(meta["architecture"])
+    if arch.get("name") == "lecture_cnn":  # runs saved before pool_first existed used the slide's order
+        arch.setdefault("pool_first", False)
     model = create_model(arch.pop("name"), **arch)
     state = load_tensors(run_dir / "model.safetensors")
     missing, unexpected = model.load_state_dict(state, strict=False)
