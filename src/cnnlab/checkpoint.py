@@ -146,17 +146,14 @@ def save_model(run_dir, model: torch.nn.Module, meta: dict) -> None:
 
 def load_model(run_dir, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild the model from model.json and load model.safetensors. No pickle involved."""
-    from cnnlab.models import create_model
+    from cnnlab.models.registry import model_from_config
 
     run_dir = Path(run_dir)
     if not (run_dir / "model.json").is_file():
         raise RunError(f"{run_dir} holds no trained model (model.json missing); "
                        f"train one with: cnnlab train --out {run_dir}")
     meta = read_json(run_dir / "model.json")
-    arch = dict(meta["architecture"])
-    if arch.get("name") == "lecture_cnn":  # runs saved before pool_first existed used the slide's order
-        arch.setdefault("pool_first", False)
-    model = create_model(arch.pop("name"), **arch)
+    model = model_from_config(meta["architecture"])
     state = load_tensors(run_dir / "model.safetensors")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

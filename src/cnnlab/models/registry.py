@@ -55,6 +55,20 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **kwarg
     return model
 
 
+def model_from_config(config: dict) -> nn.Module:
+    """Rebuild a model from its saved ``cnnlab_config``.
+
+    An argument added after a run was saved is missing from its config; the builder's
+    ``legacy_defaults`` say what such old runs used (not the current default), so they still load.
+    """
+    _load_builtin()
+    arch = dict(config)
+    name = arch.pop("name")
+    for k, v in getattr(_REGISTRY.get(name), "legacy_defaults", {}).items():
+        arch.setdefault(k, v)
+    return create_model(name, **arch)
+
+
 def _load_builtin() -> None:
     # importing the modules runs their @register_model decorators
     from cnnlab.models import lecture, pretrained  # noqa: F401
