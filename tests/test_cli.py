@@ -37,6 +37,8 @@ def test_train_evaluate_predict_on_fashion_mnist(fashion_run, tmp_path, capsys):
     assert main(["evaluate", str(fashion_run), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["images"] == 10000 and 0.5 < r["test_accuracy"] <= 1.0
+    saved = json.loads((fashion_run / "model.json").read_text())["metrics"]["test_accuracy"]
+    assert abs(r["test_accuracy"] - saved) <= 1e-3  # the run's own score, test-time augmentation included
     # a test image saved as PNG is predicted exactly as the model predicts the tensor
     test = load_dataset("fashion-mnist", "test")
     png = tmp_path / "item.png"

@@ -215,7 +215,9 @@ def evaluate_run(run_dir, data: str | None = None, device: str = "auto") -> dict
                        f"({', '.join(meta['classes'][:5])}...)")
     from cnnlab.device import autocast_dtype
 
-    r = evaluate(net, test, device=dev, amp_dtype=autocast_dtype(dev, "auto"))
+    # the same test-time augmentation as the run's own test score (flip TTA when it trained on flips)
+    tta = meta.get("training", {}).get("tta", False)
+    r = evaluate(net, test, device=dev, tta=tta, amp_dtype=autocast_dtype(dev, "auto"))
     return {"run": str(run_dir), "data": spec, "test_accuracy": r["accuracy"], "test_loss": r["loss"],
             "images": len(test)}
 
