@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Fashion-MNIST: the Debian package if we may install it, else cnnlab downloads the official files.
 data: setup
-	@$(PY) -c "import cnnlab.datasets as d; d.find_fashion_mnist()" 2>/dev/null \
+	@$(PY) -c "import cnnlab.data.sources as d; d.find_fashion_mnist()" 2>/dev/null \
 	  || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	      && (apt-get install -y -qq dataset-fashion-mnist >/dev/null \
 	          || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null))) \

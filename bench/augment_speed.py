@@ -23,12 +23,12 @@ SPEC = "flip,rotate=15,translate=0.1,crop=4,color=0.2"
 
 def images(size: int, n: int) -> torch.Tensor:
     if size == 28:
-        from cnnlab.datasets import load_dataset
+        from cnnlab.data.sources import load_dataset
 
         return load_dataset("fashion-mnist", "train").images[:n]
     from skimage import data
 
-    from cnnlab.images import resize, to_chw
+    from cnnlab.data.images import resize, to_chw
 
     photos = [data.chelsea(), data.coffee(), data.astronaut(), data.rocket()]
     imgs = [torch.from_numpy(to_chw(resize(p, size))) for p in photos]
@@ -45,7 +45,7 @@ def rate(fn, n_images: int, min_seconds: float) -> float:
 
 
 def cnnlab_fn(x, batch):
-    from cnnlab.augment import parse_augment
+    from cnnlab.data.augment import parse_augment
 
     pipe = parse_augment(SPEC)
     chunks = x.split(batch)

@@ -76,8 +76,8 @@ def onednn_kernels() -> list[str]:
 
 def accuracy_check(epochs: int = 4) -> list[dict]:
     """Test accuracy after the default recipe at ``epochs``: bf16 vs fp32, pool-first vs the slide's order."""
-    from cnnlab.datasets import load_dataset
-    from cnnlab.train import TrainConfig, Trainer, evaluate
+    from cnnlab.data.sources import load_dataset
+    from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
 
     train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
     mean, std = train.mean_std()

@@ -35,10 +35,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from cnnlab.datasets import load_dataset
+from cnnlab.data.sources import load_dataset
 from cnnlab.device import inference_autocast
 from cnnlab.models import create_model
-from cnnlab.train import TrainConfig, Trainer, evaluate
+from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
 
 TARGETS = [0.90, 0.91, 0.92, 0.93, 0.94, 0.95]
 RECIPES = {
@@ -157,7 +157,7 @@ def inference(test) -> list[dict]:
     for name, kwargs, shape in [("lecture_cnn", {"image_size": 28}, (1, 28, 28)),
                                 ("efficientnet_lite0", {"pretrained": True}, (3, 224, 224))]:
         model = create_model(name, num_classes=10, in_channels=shape[0], **kwargs).eval()
-        model = model.to(memory_format=torch.channels_last)  # as cnnlab.predict runs it
+        model = model.to(memory_format=torch.channels_last)  # as cnnlab.deploy.predict runs it
         one = torch.randint(0, 255, (1, *shape), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
         batch = torch.randint(0, 255, (256 if name == "lecture_cnn" else 32, *shape), dtype=torch.uint8)
         batch = batch.contiguous(memory_format=torch.channels_last)

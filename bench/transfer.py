@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlab.datasets import load_dataset
+from cnnlab.data.sources import load_dataset
 from cnnlab.models import create_model
-from cnnlab.run import build_model
-from cnnlab.train import TrainConfig, Trainer, evaluate
-from cnnlab.transfer import fit_transfer
+from cnnlab.training.run import build_model
+from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
+from cnnlab.training.transfer import fit_transfer
 
 INPUT = 112  # EfficientNet-Lite0 input size for 28x28 Fashion-MNIST (4x cheaper than 224; see README)
 TEST_N = 2000

@@ -7,10 +7,10 @@
 import numpy as np
 from skimage import data
 
-from cnnlab.explain import explain
-from cnnlab.images import flatten
-from cnnlab.lessons import check, out_dir
-from cnnlab.ref import LECTURE_IMAGE
+from cnnlab.learn.explain import explain
+from cnnlab.data.images import flatten
+from cnnlab.learn.lessons import check, out_dir
+from cnnlab.learn.ref import LECTURE_IMAGE
 
 image = np.array(LECTURE_IMAGE, dtype=np.uint8)  # the lecture's 3x3 image
 print(image)

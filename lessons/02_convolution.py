@@ -7,10 +7,10 @@
 import numpy as np
 from skimage import data
 
-from cnnlab.explain import explain
-from cnnlab.images import convert_mode
-from cnnlab.lessons import check, out_dir
-from cnnlab.ref import LECTURE_IMAGE, conv2d, conv2d_loops, trace, trace_text
+from cnnlab.learn.explain import explain
+from cnnlab.data.images import convert_mode
+from cnnlab.learn.lessons import check, out_dir
+from cnnlab.learn.ref import LECTURE_IMAGE, conv2d, conv2d_loops, trace, trace_text
 
 X = np.array(LECTURE_IMAGE, dtype=float)
 W = np.array([[0, 1], [1, 0]], dtype=float)

@@ -6,9 +6,9 @@
 # %%
 import numpy as np
 
-from cnnlab.explain import explain
-from cnnlab.lessons import check, out_dir
-from cnnlab.ref import max_pool2d, max_pool2d_loops, trace, trace_text
+from cnnlab.learn.explain import explain
+from cnnlab.learn.lessons import check, out_dir
+from cnnlab.learn.ref import max_pool2d, max_pool2d_loops, trace, trace_text
 
 x = np.array([[1, 3, 2, 0],
               [4, 2, 1, 5],

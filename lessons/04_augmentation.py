@@ -6,11 +6,11 @@
 # %%
 import torch
 
-from cnnlab.augment import kernels as K
-from cnnlab.augment import parse_augment, preview
-from cnnlab.explain import explain
-from cnnlab.lessons import FAST, check, out_dir
-from cnnlab.run import train_run
+from cnnlab.data.augment import kernels as K
+from cnnlab.data.augment import parse_augment, preview
+from cnnlab.learn.explain import explain
+from cnnlab.learn.lessons import FAST, check, out_dir
+from cnnlab.training.run import train_run
 
 aug = parse_augment("flip,rotate=15,translate=0.1,crop=4,color=0.2")
 print(aug)
@@ -21,7 +21,7 @@ print(explain("augmentation", out=out_dir() / "04_augmentation.png")[0])
 # ## What one step does to one image
 
 # %%
-from cnnlab.datasets import load_dataset
+from cnnlab.data.sources import load_dataset
 
 test = load_dataset("fashion-mnist", "test")
 print(aug.summary(test.images[0], seed=0))

@@ -6,11 +6,11 @@
 # %%
 import numpy as np
 
-from cnnlab.datasets import load_dataset
-from cnnlab.explain import explain
-from cnnlab.lessons import FAST, check, out_dir
-from cnnlab.ref import batch_norm, normalize
-from cnnlab.run import train_run
+from cnnlab.data.sources import load_dataset
+from cnnlab.learn.explain import explain
+from cnnlab.learn.lessons import FAST, check, out_dir
+from cnnlab.learn.ref import batch_norm, normalize
+from cnnlab.training.run import train_run
 
 train = load_dataset("fashion-mnist", "train")
 mean, std = train.mean_std()

@@ -6,10 +6,10 @@
 # %%
 import numpy as np
 
-from cnnlab.explain import explain
-from cnnlab.lessons import FAST, check, out_dir
-from cnnlab.ref import dropout
-from cnnlab.run import train_run
+from cnnlab.learn.explain import explain
+from cnnlab.learn.lessons import FAST, check, out_dir
+from cnnlab.learn.ref import dropout
+from cnnlab.training.run import train_run
 
 x = np.ones((4, 10))
 out, mask = dropout(x, p=0.5, training=True, rng=np.random.default_rng(0))

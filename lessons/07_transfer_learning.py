@@ -8,10 +8,10 @@ import torch
 from skimage import data
 from timm.data import ImageNetInfo
 
-from cnnlab.explain import explain
-from cnnlab.lessons import FAST, check, out_dir
+from cnnlab.learn.explain import explain
+from cnnlab.learn.lessons import FAST, check, out_dir
 from cnnlab.models import create_model
-from cnnlab.run import train_run
+from cnnlab.training.run import train_run
 
 net = create_model("efficientnet_lite0", num_classes=1000, pretrained=True).eval()
 cat = torch.from_numpy(data.chelsea().copy()).permute(2, 0, 1)[None]

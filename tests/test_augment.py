@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cnnlab.augment import (
+from cnnlab.data.augment import (
     AugmentSpecError,
     ColorShift,
     Erase,
@@ -13,7 +13,7 @@ from cnnlab.augment import (
     Translate,
     parse_augment,
 )
-from cnnlab.augment import kernels as K
+from cnnlab.data.augment import kernels as K
 
 FULL = "flip,rotate=15,translate=0.1,crop=4,color=0.2"
 
@@ -143,7 +143,7 @@ def test_summary_describes_each_step():
 
 
 def test_preview_writes_a_grid(tmp_path):
-    from cnnlab.augment import preview
+    from cnnlab.data.augment import preview
 
     out = preview("digits", "flip,rotate=20", tmp_path / "p.png", n=3, rows=2)
     assert out.stat().st_size > 1000

@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.checkpoint import load_model
 from cnnlab.cli import COMMANDS, main
-from cnnlab.datasets import load_dataset
+from cnnlab.data.sources import load_dataset
+from cnnlab.training.rundir import load_model
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

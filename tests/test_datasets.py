@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab import datasets
-from cnnlab.datasets import DatasetError, load_dataset, read_idx
-from cnnlab.folder import decode_folder
-from cnnlab.imageset import ImageSet
+from cnnlab.data import sources as datasets
+from cnnlab.data.folder import decode_folder
+from cnnlab.data.imageset import ImageSet
+from cnnlab.data.sources import DataError, load_dataset, read_idx
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -18,9 +18,9 @@ def idx_bytes(arr: np.ndarray) -> bytes:
 def test_read_idx_roundtrip_and_errors():
     a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     np.testing.assert_array_equal(read_idx(idx_bytes(a)), a)
-    with pytest.raises(DatasetError, match="magic"):
+    with pytest.raises(DataError, match="magic"):
         read_idx(b"\x01\x02\x08\x01")
-    with pytest.raises(DatasetError, match="truncated"):
+    with pytest.raises(DataError, match="truncated"):
         read_idx(idx_bytes(a)[:-5])
 
 
@@ -34,7 +34,7 @@ def test_fashion_mnist_loads_with_checksums():
 
 def test_fashion_mnist_missing_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "DEBIAN_DIR", tmp_path / "nowhere")
-    with pytest.raises(DatasetError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("fashion-mnist")
     msg = str(e.value)
     assert "apt-get install dataset-fashion-mnist" in msg and "cnnlab datasets --fetch" in msg
@@ -45,7 +45,7 @@ def test_fashion_mnist_corrupt_cache_file_is_detected(tmp_path, monkeypatch):
     d.mkdir(parents=True)
     for name in datasets.FASHION_FILES:
         (d / name).write_bytes(gzip.compress(idx_bytes(np.zeros((3, 2, 2), np.uint8))))
-    with pytest.raises(DatasetError, match="checksum"):
+    with pytest.raises(DataError, match="checksum"):
         load_dataset("fashion-mnist")
 
 
@@ -72,7 +72,7 @@ def test_split_and_per_class():
 
 
 def test_unknown_spec_lists_known():
-    with pytest.raises(DatasetError, match="fashion-mnist, digits, folder:PATH, synthetic"):
+    with pytest.raises(DataError, match="fashion-mnist, digits, folder:PATH, synthetic"):
         load_dataset("cifar")
 
 
@@ -82,7 +82,7 @@ def test_folder_decodes_resizes_and_caches(photo_folder, monkeypatch):
     assert train.shape[1:] == (3, 32, 32) and train.classes == ["bar", "disc"]
     assert len(train) + len(test) == 48 and test.class_counts() == [5, 5]
     # second run: served from the cache without decoding anything
-    import cnnlab.folder as folder
+    import cnnlab.data.folder as folder
 
     monkeypatch.setattr(folder, "load_image", lambda p: (_ for _ in ()).throw(AssertionError("decoded again")))
     again = load_dataset(f"folder:{photo_folder}", "train", image_size=32, progress=False)
@@ -112,15 +112,15 @@ def test_folder_skips_and_lists_unreadable_files(photo_folder):
 
 
 def test_folder_errors(tmp_path, photo_folder):
-    with pytest.raises(DatasetError, match="no such folder"):
+    with pytest.raises(DataError, match="no such folder"):
         load_dataset(f"folder:{tmp_path / 'missing'}")
     (photo_folder / "empty").mkdir()
-    with pytest.raises(DatasetError, match="empty"):
+    with pytest.raises(DataError, match="empty"):
         load_dataset(f"folder:{photo_folder}", progress=False)
     (photo_folder / "empty").rmdir()
     (photo_folder / "junk").mkdir()
     (photo_folder / "junk" / "a.jpg").write_text("x")
-    with pytest.raises(DatasetError, match="no readable images"):
+    with pytest.raises(DataError, match="no readable images"):
         load_dataset(f"folder:{photo_folder}", progress=False)
 
 

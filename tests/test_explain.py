@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from cnnlab.cli import main
-from cnnlab.explain import TOPICS, explain
+from cnnlab.learn.explain import TOPICS, explain
 
 FAST_TOPICS = [t for t in TOPICS if t != "trained"]
 
@@ -29,7 +29,7 @@ def test_user_image_and_gif(tmp_path):
 
 
 def test_trained_topic_uses_a_run(tmp_path):
-    from cnnlab.run import train_run
+    from cnnlab.training.run import train_run
 
     run = tmp_path / "run"
     train_run("digits", "lecture_cnn", epochs=2, out=str(run), progress=False, model_args={"widths": [8, 16]})
@@ -46,10 +46,10 @@ def test_grad_cam_points_at_the_object():
     """On a synthetic image with one bright bar, Grad-CAM of a model that learned bars looks at the bar."""
     import torch
 
-    from cnnlab.datasets import make_synthetic
-    from cnnlab.explain.trained import grad_cam
+    from cnnlab.data.sources import make_synthetic
+    from cnnlab.learn.explain.trained import grad_cam
     from cnnlab.models import create_model
-    from cnnlab.train import TrainConfig, Trainer
+    from cnnlab.training.trainer import TrainConfig, Trainer
 
     torch.manual_seed(0)
     data = make_synthetic(n=300, image_size=16, num_classes=2, seed=1)

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab.checkpoint import RunError, atomic_write, clean_temporaries, load_model, load_tensors, save_model
+from cnnlab.errors import RunError
+from cnnlab.files import atomic_write, clean_temporaries, load_tensors
 from cnnlab.models import create_model
-from cnnlab.run import train_run
+from cnnlab.training.run import train_run
+from cnnlab.training.rundir import load_model, save_model
 
 PY = sys.executable
 
@@ -92,8 +94,8 @@ def test_broken_safetensors_give_clean_errors_with_bounded_memory(tmp_path, dama
         bad.write_bytes(b"\x01\x02")
     with pytest.raises(RunError):
         load_tensors(bad)
-    base = _peak_rss_mb("import cnnlab.checkpoint")
-    peak = _peak_rss_mb(f"import cnnlab.checkpoint as c\ntry:\n  c.load_tensors({str(bad)!r})\nexcept c.RunError: pass")
+    base = _peak_rss_mb("import cnnlab.files")
+    peak = _peak_rss_mb(f"import cnnlab.files as c\ntry:\n  c.load_tensors({str(bad)!r})\nexcept c.RunError: pass")
     assert peak - base < 50
 
 
@@ -101,7 +103,7 @@ def test_broken_safetensors_give_clean_errors_with_bounded_memory(tmp_path, dama
 
 SAVER = textwrap.dedent("""
     import sys, torch
-    from cnnlab.checkpoint import save_model
+    from cnnlab.training.rundir import save_model
     from cnnlab.models import create_model
     m = create_model("lecture_cnn", widths=(16, 32), hidden=64)
     i = 0

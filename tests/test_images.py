@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab.images import ImageError, convert_mode, flatten, load_image, resize, to_chw, to_hwc
+from cnnlab.data.images import ImageError, convert_mode, flatten, load_image, resize, to_chw, to_hwc
 
 
 def save(img: Image.Image, path, **kw):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.lessons import check
+from cnnlab.learn.lessons import check
 
 LESSONS = sorted((Path(__file__).parent.parent / "lessons").glob("[0-9]*.py"))
 

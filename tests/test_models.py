@@ -89,7 +89,7 @@ def test_the_saved_config_rebuilds_the_same_architecture():
 
 
 def test_runs_saved_before_pool_first_existed_still_load(tmp_path):
-    from cnnlab.checkpoint import load_model, save_model
+    from cnnlab.training.rundir import load_model, save_model
 
     old = create_model("lecture_cnn", widths=(8, 16), hidden=16, pool_first=False).eval()
     arch = {k: v for k, v in old.cnnlab_config.items() if k != "pool_first"}  # as such runs recorded it

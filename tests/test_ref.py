@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnlab import ref
+from cnnlab.learn import ref
 
-trace_module = importlib.import_module("cnnlab.ref.trace")
+trace_module = importlib.import_module("cnnlab.learn.ref.trace")
 
 RNG = np.random.default_rng(0)
 CONV_CASES = [  # (N, C, H, W, K, kh, kw, stride, padding)

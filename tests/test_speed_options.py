@@ -2,9 +2,9 @@
 
 import torch
 
-from cnnlab.datasets import make_synthetic
+from cnnlab.data.sources import make_synthetic
 from cnnlab.models import create_model
-from cnnlab.train import TrainConfig, Trainer, evaluate, predict_logits
+from cnnlab.training.trainer import TrainConfig, Trainer, evaluate, predict_logits
 
 
 def model_and_data():
@@ -77,7 +77,7 @@ def _bench_module(name):
 
 def test_benchmark_recipes_build_train_and_parse():
     """The recipes the README's numbers come from stay runnable (a step each, on a few images)."""
-    from cnnlab.augment import parse_augment
+    from cnnlab.data.augment import parse_augment
 
     recipes = _bench_module("train_speed").RECIPES
     assert {"default", "medium", "large"} <= set(recipes)

@@ -3,12 +3,13 @@ import json
 import pytest
 import torch
 
-from cnnlab.callbacks import EarlyStopping, NonFiniteGuard
-from cnnlab.checkpoint import load_model, load_resume, save_resume
-from cnnlab.datasets import make_synthetic
+from cnnlab.data.sources import make_synthetic
+from cnnlab.errors import RunError, TrainingError
 from cnnlab.models import create_model
-from cnnlab.run import train_run
-from cnnlab.train import TrainConfig, Trainer, TrainingError, one_cycle
+from cnnlab.training.callbacks import EarlyStopping, NonFiniteGuard
+from cnnlab.training.run import train_run
+from cnnlab.training.rundir import load_model, load_resume, save_resume
+from cnnlab.training.trainer import TrainConfig, Trainer, one_cycle
 
 
 def small(seed=0, **cfg):
@@ -77,7 +78,8 @@ def test_nan_loss_stops_with_clear_message_and_weights_stay_finite(tmp_path):
     # the step was never taken: every parameter is still finite
     assert all(torch.isfinite(p).all() for p in model.parameters())
     # the NaN batch did reach the batch-norm running statistics, so saving must refuse
-    from cnnlab.checkpoint import RunError, save_model
+    from cnnlab.errors import RunError
+    from cnnlab.training.rundir import save_model
 
     with pytest.raises(RunError, match="NaN"):
         save_model(tmp_path, model, {})
@@ -105,7 +107,7 @@ def test_fractional_epochs_run_the_whole_schedule_in_a_partial_last_epoch():
     # the one-cycle schedule spans exactly the 8 steps: it ends annealed inside the partial epoch
     assert lrs == pytest.approx([one_cycle(s, 8, config.lr, config.warmup) for s in range(8)])
     assert lrs[-1] < 0.1 * max(lrs)
-    with pytest.raises(ValueError, match="epochs must be positive"):
+    with pytest.raises(ValueError, match="epochs=0: expected a number of epochs above 0"):
         Trainer(*small(epochs=0)[:3], small(epochs=0)[3])
 
 
@@ -157,5 +159,5 @@ def test_train_run_writes_complete_run_directory(tmp_path):
 
 def test_train_run_refuses_to_clobber_an_interrupted_run(tmp_path):
     (tmp_path / "resume.json").write_text("{}")
-    with pytest.raises(RuntimeError, match="--resume"):
+    with pytest.raises(RunError, match="--resume"):
         train_run("synthetic", out=str(tmp_path), epochs=1, progress=False)

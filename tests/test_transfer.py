@@ -3,12 +3,12 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from cnnlab.datasets import make_synthetic
-from cnnlab.imageset import ImageSet
+from cnnlab.data.imageset import ImageSet
+from cnnlab.data.sources import make_synthetic
 from cnnlab.models import create_model
 from cnnlab.models.pretrained import PretrainedError, lite0_imagenet_state_dict, map_state_dict
-from cnnlab.train import TrainConfig
-from cnnlab.transfer import cache_key, cached_features, fit_transfer
+from cnnlab.training.trainer import TrainConfig
+from cnnlab.training.transfer import cache_key, cached_features, fit_transfer
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_frozen_backbone_and_its_batchnorm_stats_do_not_change(cache):
 
 
 def test_feature_cache_is_reused_and_invalidated(monkeypatch):
-    import cnnlab.transfer as tr
+    import cnnlab.training.transfer as tr
 
     model = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=64)
     data = small_photos()

@@ -7,8 +7,8 @@
 
 __version__ = "0.1.0"
 
-from cnnlab.datasets import load_dataset  # noqa: E402
-from cnnlab.imageset import ImageSet  # noqa: E402
+from cnnlab.data.imageset import ImageSet  # noqa: E402
+from cnnlab.data.sources import load_dataset  # noqa: E402
 from cnnlab.models import create_model, list_models, summary  # noqa: E402
 
 __all__ = ["ImageSet", "create_model", "list_models", "load_dataset", "summary", "__version__"]

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
+
+from cnnlab import __version__
+from cnnlab.errors import CnnlabError, ConfigError
 
 EXAMPLES = {
     "train": "cnnlab train --data fashion-mnist --model lecture_cnn --epochs 8 --out runs/fm\n"
@@ -15,7 +19,7 @@ EXAMPLES = {
                "  cnnlab predict --model efficientnet_lite0 cat.jpg      (ImageNet classes)",
     "summary": "cnnlab summary --model lecture_cnn --data fashion-mnist",
     "datasets": "cnnlab datasets            (or: cnnlab datasets --fetch fashion-mnist)",
-    "augment": "cnnlab.augment.view --data fashion-mnist --augment flip,rotate=15,translate=0.1,crop=4,"
+    "augment": "cnnlab.data.augment.view --data fashion-mnist --augment flip,rotate=15,translate=0.1,crop=4,"
                "color=0.2 --out aug.png",
     "explain": "cnnlab explain convolution --image cat.jpg --out conv.png   |   cnnlab explain all --out figures/",
 }
@@ -98,7 +102,7 @@ def _model_args(items: list[str]) -> dict:
     for item in items:
         k, eq, v = item.partition("=")
         if not eq:
-            raise ValueError(f"--model-arg {item!r}: expected KEY=VALUE, e.g. dropout=0.5")
+            raise ConfigError("--model-arg", item, "KEY=VALUE, e.g. dropout=0.5")
         try:
             out[k] = json.loads(v)
         except json.JSONDecodeError:
@@ -111,15 +115,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"cnnlab {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, RuntimeError, FileNotFoundError, OSError) as e:
+    except CnnlabError as e:  # something the user can fix: one line, no traceback
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except Exception:  # anything else is a bug in cnnlab: show everything
+        traceback.print_exc()
+        print(f"\ncnnlab {args.command}: this is a bug in cnnlab {__version__}, not something you did wrong. "
+              "Please report it with the lines above.", file=sys.stderr)
+        return 1
 
 
 def cmd_train(a) -> int:
-    from cnnlab.run import train_run
+    from cnnlab.training.run import train_run
 
     meta = train_run(a.data, a.model, a.epochs, a.out, seed=a.seed, per_class=a.per_class,
                      batch_size=a.batch_size, lr=a.lr, augment=a.augment, val_fraction=a.val, device=a.device,
@@ -134,7 +143,7 @@ def cmd_train(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
-    from cnnlab.run import evaluate_run
+    from cnnlab.training.run import evaluate_run
 
     r = evaluate_run(a.run_dir, a.data)
     if a.json:
@@ -146,11 +155,11 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    from cnnlab.predict import format_rows, predict_files, write_csv
+    from cnnlab.deploy.predict import format_rows, predict_files, write_csv
 
     run_dir, paths = (None, a.paths) if a.model else (a.paths[0], a.paths[1:])
     if not paths:
-        raise ValueError("give image files, folders or globs after the run directory")
+        raise ConfigError("paths", " ".join(a.paths), "a run directory, then image files, folders or globs")
     rows, skipped = predict_files(run_dir, paths, top_k=a.top_k, model_name=a.model)
     if rows:
         print(format_rows(rows))
@@ -166,12 +175,12 @@ def cmd_predict(a) -> int:
 
 def cmd_summary(a) -> int:
     from cnnlab.models import summary
-    from cnnlab.run import build_model, load_data
+    from cnnlab.training.run import build_model, load_data
 
     if a.data:
         train, _ = load_data(a.data, a.model, progress=False)
     else:
-        from cnnlab.datasets import make_synthetic
+        from cnnlab.data.sources import make_synthetic
 
         train = make_synthetic(n=20, image_size=28, num_classes=2)
         train.classes = [str(i) for i in range(10)]
@@ -182,7 +191,7 @@ def cmd_summary(a) -> int:
 
 
 def cmd_datasets(a) -> int:
-    from cnnlab import datasets
+    from cnnlab.data import sources as datasets
 
     if a.fetch:
         print(f"fashion-mnist: {datasets.fetch_fashion_mnist()}")
@@ -194,7 +203,7 @@ def cmd_datasets(a) -> int:
 
 
 def cmd_augment(a) -> int:
-    from cnnlab.augment.view import preview
+    from cnnlab.data.augment.view import preview
 
     path = preview(a.data, a.augment, a.out, n=a.n, rows=a.rows, seed=a.seed)
     print(f"wrote {path}")
@@ -202,7 +211,7 @@ def cmd_augment(a) -> int:
 
 
 def cmd_explain(a) -> int:
-    from cnnlab.explain import explain
+    from cnnlab.learn.explain import explain
 
     for path in explain(a.topic, out=a.out, image=a.image, run=a.run):
         print(f"wrote {path}")

@@ -6,6 +6,8 @@ import functools
 
 import torch
 
+from cnnlab.errors import ConfigError
+
 
 def pick_device(name: str = "auto") -> torch.device:
     """``auto`` picks cuda, then mps, then cpu; a named device must exist."""
@@ -17,9 +19,9 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA GPU is available here; use --device cpu")
+        raise ConfigError("device", name, "a device this machine has", hint="no CUDA GPU is available here; use cpu")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"--device {name}: Apple MPS is not available here; use --device cpu")
+        raise ConfigError("device", name, "a device this machine has", hint="Apple MPS is not available here; use cpu")
     return dev
 
 
@@ -39,7 +41,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     if precision == "fp32":
         return None
     if precision not in ("auto", "bf16"):
-        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+        raise ConfigError("precision", precision, "auto, fp32 or bf16")
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     if device.type == "cpu":

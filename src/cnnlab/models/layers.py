@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from cnnlab.errors import ModelError
+
 
 class Normalize(nn.Module):
     """The model's first layer: uint8 (or float 0..255) pixels -> (x - mean) / std per channel.
@@ -20,13 +22,13 @@ class Normalize(nn.Module):
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
         std = torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
         if (std <= 0).any():
-            raise ValueError(f"std must be positive, got {std.flatten().tolist()}")
+            raise ModelError(f"std must be positive, got {std.flatten().tolist()}")
         self.register_buffer("mean", mean)
         self.register_buffer("inv_std", 1.0 / std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W)
         if x.shape[1] != self.mean.shape[1]:
-            raise ValueError(f"the model expects {self.mean.shape[1]} channel(s), got input of shape "
+            raise ModelError(f"the model expects {self.mean.shape[1]} channel(s), got input of shape "
                              f"{tuple(x.shape)}; convert the images (gray <-> RGB) to match")
         return (x.float() - self.mean) * self.inv_std
 

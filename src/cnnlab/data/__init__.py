@@ -1,0 +1,1 @@
+"""Data: image files, the ImageSet currency, data sources and augmentation."""

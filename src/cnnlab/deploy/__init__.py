@@ -1,0 +1,1 @@
+"""Deploy: prediction with a run's own input pipeline, evaluation, export."""

@@ -1,0 +1,118 @@
+"""The run report: learning curves, a confusion matrix, misclassified test images, report.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnnlab.files import atomic_write
+from cnnlab.plots import pyplot as _plt
+from cnnlab.plots import save_figure
+
+
+def curves_figure(history: list[dict]):
+    plt = _plt()
+    ep = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.plot(ep, [h["train_loss"] for h in history], "o-", label="train (last batch, label-smoothed)")
+    if "val_loss" in history[0]:
+        a.plot(ep, [h["val_loss"] for h in history], "o-", label="validation")
+        b.plot(ep, [100 * h["val_accuracy"] for h in history], "o-", color="C1", label="validation")
+    a.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
+    b.set(title="Accuracy", xlabel="epoch", ylabel="%")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, k: int) -> np.ndarray:
+    return torch.bincount(labels * k + predictions, minlength=k * k).reshape(k, k).numpy()
+
+
+def confusion_figure(cm: np.ndarray, classes: list[str]):
+    plt = _plt()
+    k = len(classes)
+    size = max(4.5, 0.55 * k + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    rates = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    if k <= 25:
+        for i in range(k):
+            for j in range(k):
+                if cm[i, j]:
+                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                            color="white" if rates[i, j] > 0.5 else "black")
+        ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set)")
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_figure(images: torch.Tensor, labels, predictions, probabilities, classes, n: int = 24):
+    """The most confidently wrong test images, with true and predicted labels."""
+    plt = _plt()
+    wrong = torch.nonzero(predictions != labels).flatten()
+    conf = probabilities[wrong, predictions[wrong]]
+    wrong = wrong[conf.argsort(descending=True)][:n]
+    cols = 8
+    rows = max(1, (len(wrong) + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.5, rows * 2.2 + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong.tolist()):
+        img = images[i].permute(1, 2, 0).numpy()
+        ax.imshow(img[:, :, 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"true: {classes[labels[i]]}\npred: {classes[predictions[i]]}\n"
+                     f"({probabilities[i, predictions[i]]:.0%})", fontsize=6.5, color="firebrick")
+    fig.suptitle("Misclassified test images (most confident mistakes first)", fontsize=10)
+    fig.tight_layout(h_pad=1.2)
+    return fig
+
+
+def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -> Path:
+    """Write the figures and report.md; returns the report path."""
+    run_dir = Path(run_dir)
+    classes = test.classes
+    cm = confusion_matrix(test.labels, result["predictions"], len(classes))
+    if history:
+        save_figure(curves_figure(history), run_dir / "curves.png")
+    save_figure(confusion_figure(cm, classes), run_dir / "confusion.png")
+    has_wrong = bool((result["predictions"] != test.labels).any())
+    if has_wrong:
+        save_figure(misclassified_figure(test.images, test.labels, result["predictions"],
+                                         result["probabilities"], classes), run_dir / "misclassified.png")
+    m = meta["metrics"]
+    arch = meta["architecture"]
+    per_class = cm.diagonal() / np.maximum(cm.sum(1), 1)
+    lines = [
+        f"# Test accuracy: {m['test_accuracy']:.2%}",
+        "",
+        f"`{arch['name']}` trained on `{meta['data']}` for {m['epochs_run']} epoch(s) "
+        f"in {m['train_seconds']:.0f} s ({meta['device']}, {meta['precision']}); "
+        f"{meta['sizes']['train']:,} training, {meta['sizes']['val']:,} validation, "
+        f"{meta['sizes']['test']:,} test images.",
+        "",
+        "| metric | value |", "|---|---|",
+        f"| test accuracy | {m['test_accuracy']:.2%} |",
+        f"| test loss | {m['test_loss']:.4f} |",
+    ]
+    if "val_accuracy" in m:
+        lines.append(f"| validation accuracy | {m['val_accuracy']:.2%} |")
+    lines += [f"| parameters | {meta['parameters']:,} |",
+              f"| augmentation | `{meta['augment'] or 'none'}` |", ""]
+    if history:
+        lines += ["## Learning curves", "", "![learning curves](curves.png)", ""]
+    lines += ["## Confusion matrix", "", "![confusion matrix](confusion.png)", "",
+              "| class | test accuracy |", "|---|---|"]
+    lines += [f"| {c} | {a:.1%} |" for c, a in zip(classes, per_class)]
+    if has_wrong:
+        lines += ["", "## Misclassified test images", "", "![misclassified](misclassified.png)"]
+    lines += ["", "## Use it", "", "```",
+              f"cnnlab predict {run_dir} photo.png", f"cnnlab evaluate {run_dir}", "```", ""]
+    atomic_write(run_dir / "report.md", "\n".join(lines))
+    return run_dir / "report.md"

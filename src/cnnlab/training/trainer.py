@@ -1,0 +1,238 @@
+"""The training loop: short, seeded, with named events.
+
+    before_fit -> [before_epoch -> (before_batch -> after_loss -> after_batch)* -> after_epoch]* -> after_fit
+
+Progress bars, history, checkpoints, early stopping and NaN guards are callbacks
+(:mod:`cnnlab.training.callbacks`) that hook into these events; the loop knows nothing about them.
+
+Every random draw of step ``s`` (batch order, augmentation, dropout) derives from ``(seed, s)``,
+so a run stopped after any step and resumed gives bit-identical weights on CPU.
+
+>>> from cnnlab.training.trainer import Trainer, TrainConfig        # doctest: +SKIP
+>>> Trainer(model, train_set, val_set, TrainConfig(epochs=5)).fit()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnlab.data.imageset import ImageSet
+from cnnlab.device import autocast_dtype, pick_device
+from cnnlab.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 8  # may be fractional (1.5 = one epoch and half of another); the schedule spans exactly that
+    batch_size: int = 256
+    lr: float = 8e-3  # peak of the one-cycle schedule (chosen by time-to-accuracy, see bench/train_speed.py)
+    weight_decay: float = 5e-2  # AdamW's decoupled decay
+    label_smoothing: float = 0.1
+    warmup: float = 0.25  # share of steps spent rising to the peak learning rate
+    seed: int = 0
+    augment: str | None = None  # spec, see cnnlab.data.augment
+    device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16
+    channels_last: bool = True
+    compile: bool = False
+    eval_batch_size: int = 1024
+    tta: bool = False  # average predictions over the image and its mirror at evaluation
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training cleanly (early stopping, Ctrl-C)."""
+
+
+def step_seed(seed: int, step: int) -> int:
+    return (seed * 1_000_003 + step * 7_919 + 12_345) % (2**63 - 1)
+
+
+def one_cycle(step: int, total: int, peak: float, warmup: float = 0.25) -> float:
+    """Learning rate at ``step``: linear rise from peak/25 to peak, then cosine down to ~0."""
+    rise = max(1, int(total * warmup))
+    if step < rise:
+        return peak * (0.04 + 0.96 * step / rise)
+    t = (step - rise) / max(1, total - rise)
+    return peak * (0.0004 + 0.9996 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, train_set: ImageSet, val_set: ImageSet | None = None,
+                 config: TrainConfig | None = None, callbacks=(), optimizer=None, param_groups=None):
+        from cnnlab.data.augment import parse_augment
+
+        self.config = config or TrainConfig()
+        self.device = pick_device(self.config.device)
+        self.model = model.to(self.device)
+        if self.config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.train_set, self.val_set = train_set, val_set
+        self.augment = parse_augment(self.config.augment)
+        self.amp_dtype = autocast_dtype(self.device, self.config.precision)
+        groups = param_groups or [{"params": [p for p in model.parameters() if p.requires_grad]}]
+        self.optimizer = optimizer or torch.optim.AdamW(groups, lr=self.config.lr,
+                                                        weight_decay=self.config.weight_decay)
+        for g in self.optimizer.param_groups:
+            g.setdefault("lr_scale", 1.0)
+        self.forward = torch.compile(self.model) if self.config.compile else self.model
+        n, bs = len(train_set), self.config.batch_size
+        self.batches_per_epoch = max(1, n // bs)  # the last partial batch is dropped (batch norm needs >1)
+        if not self.config.epochs > 0:
+            raise ConfigError("epochs", self.config.epochs, "a number of epochs above 0")
+        self.total_steps = max(1, round(self.config.epochs * self.batches_per_epoch))
+        self.num_epochs = math.ceil(self.total_steps / self.batches_per_epoch)  # the last one may be partial
+        self.callbacks = list(callbacks)
+        self.epoch = self.step = self.batch = 0
+        self.history: list[dict] = []
+        self.loss = torch.tensor(float("nan"))
+        self.stop_requested = False
+        self.interrupted = False
+        self.label = "epoch"  # what the progress bar calls this phase ("head", "fine-tune", ...)
+
+    # ------------------------------------------------------------------ events
+    def add_callback(self, cb) -> None:
+        self.callbacks.append(cb)
+
+    def fire(self, event: str) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self)
+
+    # ------------------------------------------------------------------ loop
+    def batches_in_epoch(self, epoch: int) -> int:
+        return min(self.batches_per_epoch, self.total_steps - epoch * self.batches_per_epoch)
+
+    def batch_indices(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(step_seed(self.config.seed, -1 - epoch))
+        return torch.randperm(len(self.train_set), generator=g)
+
+    def set_lr(self) -> float:
+        lr = one_cycle(self.step, self.total_steps, self.config.lr, self.config.warmup)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr * g["lr_scale"]
+        return lr
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        torch.manual_seed(step_seed(self.config.seed, self.step))  # dropout of this step
+        self.lr = self.set_lr()
+        with self.autocast():
+            out = self.forward(x)
+            self.loss = F.cross_entropy(out.float(), y, label_smoothing=self.config.label_smoothing)
+        self.fire("after_loss")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.loss.backward()
+        self.optimizer.step()
+
+    def fit(self) -> list[dict]:
+        cfg = self.config
+        images, labels = self.train_set.images, self.train_set.labels
+        bs = cfg.batch_size
+        previous = signal.getsignal(signal.SIGINT)
+        with contextlib.suppress(ValueError):  # not in the main thread: no Ctrl-C handling
+            signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            self.fire("before_fit")
+            while self.epoch < self.num_epochs:
+                self.model.train()
+                self.fire("before_epoch")
+                order = self.batch_indices(self.epoch)
+                t0, seen = time.perf_counter(), 0
+                while self.batch < self.batches_in_epoch(self.epoch):
+                    idx = order[self.batch * bs:(self.batch + 1) * bs]
+                    x, y = images[idx], labels[idx]  # uint8 (B, C, H, W), int64 (B,)
+                    if self.augment is not None:
+                        g = torch.Generator().manual_seed(step_seed(cfg.seed, self.step) ^ 0x5DEECE66D)
+                        x = self.augment(x, generator=g)
+                    x = x.to(self.device, non_blocking=True)
+                    if cfg.channels_last:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    self.x, self.y = x, y.to(self.device, non_blocking=True)
+                    self.fire("before_batch")
+                    self.train_step(self.x, self.y)
+                    self.step += 1
+                    self.batch += 1
+                    seen += len(idx)
+                    self.fire("after_batch")
+                    if self.stop_requested:
+                        self.interrupted = True
+                        raise StopTraining("interrupted")
+                self.epoch_seconds = time.perf_counter() - t0
+                self.epoch_images = seen
+                self.metrics = self.end_of_epoch_metrics()
+                self.epoch += 1
+                self.batch = 0
+                self.history.append(self.metrics)
+                self.fire("after_epoch")
+        except StopTraining:
+            pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        self.fire("after_fit")
+        return self.history
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.stop_requested:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        print("\nStopping after this batch and saving a checkpoint (Ctrl-C again to abort at once)...",
+              flush=True)
+
+    def end_of_epoch_metrics(self) -> dict:
+        m = {"epoch": self.epoch + 1, "step": self.step, "lr": self.lr, "train_loss": self.loss.item(),
+             "seconds": round(self.epoch_seconds, 3),
+             "images_per_second": round(self.epoch_images / max(self.epoch_seconds, 1e-9), 1)}
+        if self.val_set is not None and len(self.val_set):
+            r = evaluate(self.model, self.val_set, self.config.eval_batch_size, self.device,
+                         tta=self.config.tta, amp_dtype=self.amp_dtype)
+            m.update(val_loss=r["loss"], val_accuracy=r["accuracy"])
+        return m
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1024, device=None,
+                   tta: bool = False, amp_dtype=None) -> torch.Tensor:
+    """Logits (N, K) in float32 for uint8 images (N, C, H, W), in batches; ``tta`` adds the mirror image."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    with ctx:
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size].to(device)
+            if x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits = model(x).float()
+            if tta:
+                logits = (logits.log_softmax(1) + model(x.flip(-1)).float().log_softmax(1)) / 2
+            out.append(logits.cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, 0)
+
+
+def evaluate(model: nn.Module, data: ImageSet, batch_size: int = 1024, device=None, tta: bool = False,
+             amp_dtype=None) -> dict:
+    """Accuracy, mean cross-entropy, predictions and probabilities on an ImageSet."""
+    logits = predict_logits(model, data.images, batch_size, device, tta, amp_dtype)
+    labels = data.labels
+    loss = F.cross_entropy(logits, labels).item() if len(labels) else float("nan")
+    pred = logits.argmax(1)
+    return {"accuracy": (pred == labels).float().mean().item() if len(labels) else float("nan"),
+            "loss": loss, "predictions": pred, "probabilities": logits.softmax(1)}

@@ -1,0 +1,220 @@
+"""Transfer learning: keep a pretrained feature extractor, train a new head, optionally fine-tune.
+
+"Standing on the shoulders of giants": the backbone learned on ImageNet is frozen (its weights
+*and* its batch-norm statistics), so its output for an image never changes. We therefore run
+it once per image, cache the features on disk, and train the head on the cache: extra epochs
+cost almost nothing.
+
+With augmentation on, the cache holds ``views`` augmented versions of each image (view 0 is the
+original). The head then trains on all views; this keeps most of augmentation's benefit for a
+fixed cost of ``views`` backbone passes per image, instead of one per image per epoch.
+
+``fine_tune=N``: after N epochs on the cache, the last blocks are unfrozen and trained on the
+images (with augmentation) at a tenth of the head's learning rate for the remaining epochs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn as nn
+
+from cnnlab.data.imageset import ImageSet
+from cnnlab.device import autocast_dtype, pick_device
+from cnnlab.files import load_tensors, save_tensors
+from cnnlab.training.callbacks import History, NonFiniteGuard, ProgressBar
+from cnnlab.training.trainer import TrainConfig, Trainer, step_seed
+
+FINE_TUNE_LR_SCALE = 0.1
+DEFAULT_VIEWS = 4
+
+
+@dataclass
+class FeatureSet:
+    """Cached backbone features (N, F) with labels: trains the head like an ImageSet trains a CNN."""
+
+    images: torch.Tensor  # float (N, F) — named like ImageSet's field so the Trainer needs no special case
+    labels: torch.Tensor
+    classes: list[str]
+    skipped: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def freeze_backbone(model: nn.Module) -> None:
+    """Freeze every backbone parameter; only the head stays trainable."""
+    for p in model.backbone.parameters():
+        p.requires_grad_(False)
+
+
+def unfreeze_last(model: nn.Module, blocks: int = 2) -> list[nn.Parameter]:
+    """Unfreeze the last ``blocks`` stages of the backbone plus its final conv; returns their parameters."""
+    bb = model.backbone
+    parts: list[nn.Module] = []
+    if hasattr(bb, "blocks"):
+        parts += list(bb.blocks)[-blocks:]
+    for name in ("conv_head", "bn2"):
+        if hasattr(bb, name):
+            parts.append(getattr(bb, name))
+    if not parts:  # an unknown timm layout: unfreeze its last child modules
+        parts = list(bb.children())[-blocks:]
+    params = [p for m in parts for p in m.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+class FrozenBatchNorm:
+    """Callback: after the trainer puts the model in train mode, frozen BN layers go back to eval mode.
+
+    A batch-norm layer in train mode updates its running statistics even when its weights are
+    frozen; in eval mode it keeps them, so the frozen part really stays as pretrained.
+    """
+
+    def before_epoch(self, t):
+        for m in t.model.backbone.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                if not any(p.requires_grad for p in m.parameters()):
+                    m.eval()
+
+
+def _digest(*parts) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for p in parts:
+        if torch.is_tensor(p):
+            h.update(p.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(p).encode())
+    return h.hexdigest()
+
+
+def cache_key(model: nn.Module, data: ImageSet, augment: str | None, views: int) -> str:
+    """Changes whenever the images, the labels, the backbone weights or the preprocessing change."""
+    weights = _digest(*[v for v in model.backbone.state_dict().values()])
+    return _digest(data.images, data.labels, weights, model.pretrained_cfg, augment, views)
+
+
+def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device=None,
+                     amp_dtype=None, progress: bool = True, desc: str = "features") -> torch.Tensor:
+    """Backbone features (N, F) for uint8 images (N, C, H, W), in eval mode."""
+    from tqdm.auto import tqdm
+
+    device = device or torch.device("cpu")
+    was = model.training
+    # outside inference mode: parameters converted inside it could never require grad again
+    model.eval().to(memory_format=torch.channels_last)  # ~1.8x faster on CPU with bf16 (measured at 224x224)
+    out = []
+    bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress or len(images) < 200, leave=False)
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            f = model.forward_features(x)
+        out.append(f.float().cpu())
+        bar.update(len(x))
+    bar.close()
+    model.train(was)
+    return torch.cat(out) if out else torch.zeros(0, model.backbone.num_features)
+
+
+def cached_features(model, data: ImageSet, augment: str | None = None, views: int = 1, seed: int = 0,
+                    device=None, amp_dtype=None, progress: bool = True, use_cache: bool = True) -> FeatureSet:
+    """Features of ``data`` (and of ``views - 1`` augmented copies), from the disk cache when possible."""
+    from cnnlab.data.augment import parse_augment
+    from cnnlab.data.sources import cache_dir
+
+    views = views if augment else 1
+    path = cache_dir() / "features" / f"{cache_key(model, data, augment, views)}.safetensors"
+    if use_cache and path.is_file():
+        t = load_tensors(path)
+        return FeatureSet(t["features"], t["labels"], list(data.classes))
+    pipeline = parse_augment(augment)
+    feats, labels = [], []
+    for v in range(views):
+        images = data.images
+        if v > 0:
+            images = pipeline(images, generator=torch.Generator().manual_seed(step_seed(seed, -1000 - v)))
+        feats.append(extract_features(model, images, device=device, amp_dtype=amp_dtype, progress=progress,
+                                      desc=f"features (view {v + 1}/{views})" if views > 1 else "features"))
+        labels.append(data.labels)
+    fs = FeatureSet(torch.cat(feats), torch.cat(labels), list(data.classes))
+    if use_cache:
+        save_tensors(path, {"features": fs.images, "labels": fs.labels})
+    return fs
+
+
+class _HeadOnly(nn.Module):
+    """The head of a pretrained classifier, fed with cached features."""
+
+    def __init__(self, head: nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x):
+        return self.head(x)
+
+
+@dataclass
+class TransferResult:
+    """What finish_run needs: the full model, its history and the training settings."""
+
+    model: nn.Module
+    history: list
+    config: TrainConfig
+    device: torch.device
+    amp_dtype: object
+    interrupted: bool = False
+    timings: dict = field(default_factory=dict)
+
+
+def fit_transfer(model, train: ImageSet, val: ImageSet | None, config: TrainConfig, fine_tune: int | None = None,
+                 run_dir=None, progress: bool = True, feature_cache: bool = True,
+                 views: int = DEFAULT_VIEWS) -> TransferResult:
+    """Train a new head on a frozen pretrained backbone (from cached features), then optionally fine-tune."""
+    device = pick_device(config.device)
+    amp = autocast_dtype(device, config.precision)
+    model = model.to(device)
+    freeze_backbone(model)
+    head_epochs = config.epochs if fine_tune is None else min(fine_tune, config.epochs)
+    callbacks = [NonFiniteGuard(), ProgressBar(progress)] + ([History(run_dir)] if run_dir else [])
+    timings = {}
+    history: list[dict] = []
+    if head_epochs > 0:
+        t0 = time.perf_counter()
+        if feature_cache:
+            ftrain = cached_features(model, train, config.augment, views, config.seed, device, amp, progress)
+            fval = cached_features(model, val, None, 1, config.seed, device, amp, progress) if val else None
+            timings["features_seconds"] = round(time.perf_counter() - t0, 2)
+            head_cfg = replace(config, epochs=head_epochs, augment=None, channels_last=False, precision="fp32",
+                               batch_size=min(config.batch_size, max(2, len(ftrain))))
+            trainer = Trainer(_HeadOnly(model.head), ftrain, fval, head_cfg, callbacks=callbacks)
+        else:  # recompute the frozen backbone every epoch (the slow way; kept for the benchmark)
+            head_cfg = replace(config, epochs=head_epochs)
+            trainer = Trainer(model, train, val, head_cfg, callbacks=[FrozenBatchNorm()] + callbacks)
+        trainer.label = "head epoch"
+        history = trainer.fit()
+        timings["head_seconds"] = round(time.perf_counter() - t0, 2)
+        if trainer.interrupted:
+            return TransferResult(model, history, config, device, amp, interrupted=True, timings=timings)
+    if fine_tune is not None and config.epochs > head_epochs:
+        t0 = time.perf_counter()
+        tuned = unfreeze_last(model)
+        tuned_ids = {id(p) for p in tuned}
+        groups = [{"params": list(model.head.parameters()), "lr_scale": 1.0},
+                  {"params": [p for p in tuned if id(p) in tuned_ids], "lr_scale": FINE_TUNE_LR_SCALE}]
+        ft_cfg = replace(config, epochs=config.epochs - head_epochs, seed=config.seed + 1)
+        trainer = Trainer(model, train, val, ft_cfg, callbacks=[FrozenBatchNorm()] + callbacks, param_groups=groups)
+        trainer.label = "fine-tune epoch"
+        trainer.history = [dict(h) for h in history]
+        for h in trainer.history:
+            h["phase"] = "head"
+        ft_hist = trainer.fit()
+        for h in ft_hist[len(history):]:
+            h["epoch"] = h["epoch"] + head_epochs
+            h["phase"] = "fine-tune"
+        history = ft_hist
+        timings["fine_tune_seconds"] = round(time.perf_counter() - t0, 2)
+    return TransferResult(model, history, config, device, amp, timings=timings)
