@@ -149,7 +149,7 @@ def run_cnnlab(train, test, model_args: dict, train_args: dict, compile_: bool =
                   flush=True)
 
     trainer = Trainer(model, train, test, cfg, callbacks=[Log()])
-    return trainer.fit(), trainer
+    return trainer.fit().history, trainer
 
 
 def inference(test) -> list[dict]:

@@ -55,7 +55,7 @@ def few_labels(per_class: int, test, cache_root: Path) -> list[dict]:
         t0 = time.perf_counter()
         net = create_model("efficientnet_lite0", num_classes=10, pretrained=True, input_size=INPUT)
         cfg = TrainConfig(epochs=epochs, batch_size=32, eval_batch_size=64)
-        res = fit_transfer(net, train, None, cfg, fine_tune=fine_tune, progress=False)
+        res = fit_transfer(net, train, None, cfg, fine_tune=fine_tune)
         rows.append({"labels_per_class": per_class, "method": name,
                      "test_accuracy": evaluate(res.model, test, 64, amp_dtype=res.amp_dtype)["accuracy"],
                      "seconds": time.perf_counter() - t0})
@@ -73,7 +73,7 @@ def cache_vs_recompute(cache_root: Path) -> dict:
         net = create_model("efficientnet_lite0", num_classes=10, pretrained=True, input_size=INPUT)
         cfg = TrainConfig(epochs=10, batch_size=32)
         t0 = time.perf_counter()
-        fit_transfer(net, train, None, cfg, feature_cache=use_cache, progress=False)
+        fit_transfer(net, train, None, cfg, feature_cache=use_cache)
         out["from_cache" if use_cache else "recompute_each_epoch"] = round(time.perf_counter() - t0, 1)
     print(f"  10 head epochs on 500 images: {out}", flush=True)
     return out

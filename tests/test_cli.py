@@ -1,4 +1,5 @@
 import json
+import shlex
 import subprocess
 import sys
 
@@ -6,17 +7,24 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.cli import COMMANDS, main
+from cnnlab.cli import COMMANDS, EXAMPLES, _parser, main
 from cnnlab.data.sources import load_dataset
 from cnnlab.training.rundir import load_model
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_command_has_help_with_an_example(command, capsys):
+def test_every_help_example_is_shown_and_parsed_by_the_real_parser(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
     assert e.value.code == 0
-    assert "example" in capsys.readouterr().out
+    shown = " ".join(capsys.readouterr().out.split())
+    assert EXAMPLES[command]
+    for example in EXAMPLES[command]:
+        assert " ".join(example.split()) in shown
+        words = shlex.split(example)
+        assert words[0] == "cnnlab" and words[1] == command
+        args = _parser().parse_args(words[1:])  # a rejected example would exit here
+        assert args.command == command
 
 
 def test_console_script_runs():
@@ -61,7 +69,7 @@ def test_predict_folder_with_corrupt_file(fashion_run, tmp_path, capsys):
     assert main(["predict", str(fashion_run), str(tmp_path)]) == 0
     cap = capsys.readouterr()
     assert len(cap.out.strip().splitlines()) == 3
-    assert "skipped 1 unreadable file" in cap.err and "broken.png" in cap.err
+    assert "skipped 1 file(s) that could not be read" in cap.err and "broken.png: cannot decode" in cap.err
     assert main(["predict", str(fashion_run), str(tmp_path / "*.png")]) == 0
 
 
@@ -72,7 +80,7 @@ def test_train_on_a_folder_of_jpegs(photo_folder, tmp_path, capsys):
                  "--image-size", "32", "--batch-size", "8", "--quiet", "--model-arg", "widths=[8,16]"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "skipped 1 unreadable file" in text and "oops.jpg" in text
+    assert "skipped 1 file(s) that could not be read" in text and "oops.jpg" in text
     meta = json.loads((out / "model.json").read_text())
     assert meta["classes"] == ["bar", "disc"] and meta["input"] == {"channels": 3, "size": [32, 32]}
     assert meta["metrics"]["test_accuracy"] >= 0.7
@@ -87,7 +95,7 @@ def test_train_on_a_folder_of_jpegs(photo_folder, tmp_path, capsys):
 def test_bad_input_gives_clean_errors(tmp_path, capsys):
     assert main(["train", "--data", "synthetic", "--model", "nope", "--out", str(tmp_path / "x"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "unknown model 'nope'" in err and "lecture_cnn" in err
+    assert "--model nope: expected a registered model" in err and "lecture_cnn" in err
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "no trained model" in capsys.readouterr().err
     assert main(["train", "--data", "folder:/does/not/exist", "--out", str(tmp_path / "y"), "--quiet"]) == 2
@@ -108,10 +116,10 @@ def test_wrong_channel_count_is_a_clear_error():
         m(torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
 
 
-@pytest.mark.parametrize("extra,why", [(["--pretrained"], "has no pretrained weights"),
-                                       (["--model", "efficientnet_lite0", "--freeze"], "add --pretrained"),
+@pytest.mark.parametrize("extra,why", [(["--pretrained"], "--pretrained: expected a model with pretrained weights, and lecture_cnn has none"),
+                                       (["--model", "efficientnet_lite0", "--freeze"], "(--pretrained)"),
                                        (["--model", "efficientnet_lite0", "--pretrained", "--fine-tune", "2"],
-                                        "add --pretrained --freeze")])
+                                        "(--pretrained --freeze)")])
 def test_contradictory_options_are_refused(extra, why, tmp_path, capsys):
     assert main(["train", "--data", "synthetic", "--out", str(tmp_path / "r"), "--quiet", *extra]) == 2
     assert why in capsys.readouterr().err

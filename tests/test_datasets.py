@@ -5,10 +5,20 @@ import numpy as np
 import pytest
 import torch
 
+from cnnlab.data import fashion_mnist
 from cnnlab.data import sources as datasets
 from cnnlab.data.folder import decode_folder
 from cnnlab.data.imageset import ImageSet
-from cnnlab.data.sources import DataError, load_dataset, read_idx
+from cnnlab.data.sources import (
+    DataError,
+    describe_datasets,
+    list_sources,
+    load_dataset,
+    read_idx,
+    register_source,
+    unregister_source,
+)
+from cnnlab.errors import ConfigError
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -22,6 +32,10 @@ def test_read_idx_roundtrip_and_errors():
         read_idx(b"\x01\x02\x08\x01")
     with pytest.raises(DataError, match="truncated"):
         read_idx(idx_bytes(a)[:-5])
+    with pytest.raises(DataError, match="magic"):  # an unknown type byte was a KeyError
+        read_idx(b"\x00\x00\x42\x01" + bytes(8))
+    with pytest.raises(DataError, match="header"):  # a cut header was a struct.error
+        read_idx(b"\x00\x00\x08\x03\x00\x00")
 
 
 def test_fashion_mnist_loads_with_checksums():
@@ -33,7 +47,7 @@ def test_fashion_mnist_loads_with_checksums():
 
 
 def test_fashion_mnist_missing_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "nowhere")
     with pytest.raises(DataError) as e:
         load_dataset("fashion-mnist")
     msg = str(e.value)
@@ -72,8 +86,93 @@ def test_split_and_per_class():
 
 
 def test_unknown_spec_lists_known():
-    with pytest.raises(DataError, match="fashion-mnist, digits, folder:PATH, synthetic"):
+    with pytest.raises(ConfigError, match="fashion-mnist, digits, folder:PATH, synthetic") as e:
         load_dataset("cifar")
+    assert e.value.key == "data"
+
+
+def test_misspelt_spec_says_did_you_mean():
+    with pytest.raises(ConfigError) as e:
+        load_dataset("fashion-mnst")
+    assert e.value.key == "data" and str(e.value).endswith("did you mean 'fashion-mnist'?")
+    with pytest.raises(ConfigError, match="did you mean 'synthetic'"):
+        load_dataset("synthetc", "train")
+
+
+def test_a_folder_path_without_folder_prefix_gets_the_fix(photo_folder):
+    with pytest.raises(ConfigError, match=f"write 'folder:{photo_folder}'"):
+        load_dataset(str(photo_folder))
+
+
+@pytest.mark.parametrize("spec, words", [("folder", "folder:PATH, with the path after the colon"),
+                                         ("digits:8x8", "nothing after a colon")])
+def test_spec_arguments_are_checked(spec, words):
+    with pytest.raises(ConfigError, match=words):
+        load_dataset(spec)
+
+
+def test_registered_source_is_everywhere_and_twice_warns():
+    @register_source("checker", about="two checkerboards", hold_out=True)
+    def checker(n: int = 20):
+        labels = np.arange(n) % 2
+        images = np.zeros((n, 1, 4, 4), np.uint8)
+        images[labels == 1, :, ::2, ::2] = 255
+        return ImageSet(images, labels, ["plain", "checked"], source="checker")
+
+    try:
+        assert load_dataset("checker", "test", n=30).class_counts() == [3, 3]
+        row = [r for r in list_sources() if r["name"] == "checker"][0]
+        assert row == {"name": "checker", "form": "checker", "about": "two checkerboards", "present": True,
+                       "where": "", "options": ["n"]}
+        with pytest.raises(ConfigError, match="did you mean 'checker'"):  # unknown-name errors read the registry
+            load_dataset("chekcer")
+        with pytest.raises(ConfigError) as e:  # an option the loader does not take is refused, not dropped
+            load_dataset("checker", "train", image_size=8)
+        assert e.value.key == "image_size" and "accepts: n" in str(e.value)
+        with pytest.warns(UserWarning, match="registered again"):
+            register_source("checker", checker, about="again", hold_out=True)
+    finally:
+        unregister_source("checker")
+    assert "checker" not in [r["name"] for r in list_sources()]
+
+
+def test_a_loader_that_returns_no_imageset_is_named():
+    register_source("broken", lambda split: [1, 2, 3])
+    try:
+        with pytest.raises(DataError, match="'broken' returned list"):
+            load_dataset("broken", "train")
+    finally:
+        unregister_source("broken")
+
+
+def test_sources_rows_for_the_datasets_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "nowhere")
+    rows = {r["form"]: r for r in list_sources()}
+    assert list(rows)[:4] == ["fashion-mnist", "digits", "folder:PATH", "synthetic"]
+    assert rows["fashion-mnist"]["present"] is False and "apt-get" in rows["fashion-mnist"]["where"]
+    assert rows["folder:PATH"]["options"] == ["image_size", "channels", "fit", "progress", "use_cache"]
+    old = describe_datasets()  # the older keys, still read by cli.py
+    assert old[2]["spec"] == "folder:PATH" and set(old[0]) == {"spec", "present", "source", "about"}
+
+
+def test_fashion_mnist_has_no_val_split():
+    with pytest.raises(ConfigError) as e:
+        load_dataset("fashion-mnist", "val")
+    assert e.value.key == "split" and "train, test" in str(e.value)
+
+
+def test_imageset_refuses_wrong_arrays_with_a_data_error():
+    with pytest.raises(DataError, match="uint8"):
+        ImageSet(np.zeros((2, 1, 4, 4), np.float32), [0, 1], ["a", "b"])
+    with pytest.raises(DataError, match="0..1"):
+        ImageSet(np.zeros((2, 1, 4, 4), np.uint8), [0, 2], ["a", "b"])
+
+
+@pytest.mark.parametrize("option, value", [("n", 1), ("image_size", 2), ("channels", 2), ("num_classes", 9)])
+def test_synthetic_options_are_checked(option, value):
+    with pytest.raises(ConfigError) as e:
+        datasets.make_synthetic(**{option: value})
+    assert e.value.key == option
 
 
 def test_folder_decodes_resizes_and_caches(photo_folder, monkeypatch):

@@ -19,7 +19,7 @@ import torch
 from cnnlab.errors import RunError
 from cnnlab.files import atomic_write, clean_temporaries, load_tensors
 from cnnlab.models import create_model
-from cnnlab.training.run import train_run
+from cnnlab import train
 from cnnlab.training.rundir import load_model, save_model
 
 PY = sys.executable
@@ -50,7 +50,7 @@ def test_pickle_files_are_never_unpickled(tmp_path):
             load_tensors(evil_pickle(tmp_path / name, marker))
     # a pickle disguised as the run's weights is rejected as a corrupt safetensors file
     run = tmp_path / "run"
-    train_run("synthetic", out=str(run), epochs=1, progress=False, model_args={"widths": [4]}, batch_size=32)
+    train(data="synthetic", out=str(run), epochs=1, progress=False, model_args={"widths": [4]}, batch_size=32)
     evil_pickle(run / "model.safetensors", marker)
     with pytest.raises(RunError, match="corrupt"):
         load_model(run)
@@ -111,7 +111,8 @@ SAVER = textwrap.dedent("""
         with torch.no_grad():
             for p in m.parameters():
                 p.fill_(float(i % 2))
-        save_model(sys.argv[1], m, {"architecture": m.cnnlab_config, "version": i % 2})
+        save_model(sys.argv[1], m, {"architecture": m.cnnlab_config, "version": i % 2,
+                                    "classes": [str(c) for c in range(10)], "input": {"channels": 1, "size": [28, 28]}})
         i += 1
         print(i, flush=True)
 """)
@@ -154,7 +155,7 @@ def test_read_only_run_directory_fails_loudly(tmp_path, monkeypatch, capsys):
     from cnnlab.cli import main
 
     run = tmp_path / "run"
-    train_run("synthetic", out=str(run), epochs=1, progress=False, model_args={"widths": [4]}, batch_size=32)
+    train(data="synthetic", out=str(run), epochs=1, progress=False, model_args={"widths": [4]}, batch_size=32)
     before = (run / "model.safetensors").read_bytes()
 
     def read_only(*a, **k):
@@ -162,7 +163,7 @@ def test_read_only_run_directory_fails_loudly(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     code = main(["train", "--data", "synthetic", "--out", str(run), "--epochs", "1", "--quiet",
-                 "--model-arg", "widths=[4]", "--batch-size", "32"])
+                 "--model-arg", "widths=[4]", "--batch-size", "32", "--overwrite"])
     assert code != 0 and "Read-only" in capsys.readouterr().err
     assert (run / "model.safetensors").read_bytes() == before
 
@@ -184,7 +185,7 @@ def test_ctrl_c_saves_and_resume_equals_no_interruption(tmp_path):
     p.send_signal(signal.SIGINT)  # epoch 1 is done: this lands early in epoch 2, mid-epoch
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130
-    assert f"cnnlab train --out {stopped} --resume" in out
+    assert f"cnnlab train --out {stopped} --resume" in err and "interrupted" in err
     resume = json.loads((stopped / "resume.json").read_text())
     assert resume["epoch"] >= 1 and not (stopped / "model.json").exists()
     subprocess.run([PY, "-m", "cnnlab.cli", "train", "--out", str(stopped), "--resume", "--quiet"], check=True,
@@ -209,7 +210,7 @@ def test_messy_folder_trains_and_reports_bad_files(photo_folder, tmp_path, capsy
     assert main(["train", "--data", f"folder:{photo_folder}", "--epochs", "2", "--out", str(out), "--quiet",
                  "--image-size", "24", "--batch-size", "8", "--model-arg", "widths=[8]"]) == 0
     text = capsys.readouterr().out
-    assert "skipped 4 unreadable file(s)" in text
+    assert "skipped 4 file(s) that could not be read" in text
     for name in ("truncated.jpg", "zero.jpg", "notes.jpg", "page.png"):
         assert name in text
     assert len(json.loads((out / "model.json").read_text())["skipped_files"]) == 4
@@ -225,7 +226,9 @@ def test_nan_loss_keeps_the_last_good_model(tmp_path, capsys):
             "--batch-size", "32", "--epochs", "1"]
     assert main(args) == 0
     before = (run / "model.safetensors").read_bytes()
-    assert main(args[:-2] + ["--epochs", "3", "--lr", "1e30"]) == 2
+    assert main(args[:-2] + ["--epochs", "3", "--lr", "1e30"]) == 2  # a finished run is not replaced unasked
+    assert "already holds a finished run" in capsys.readouterr().err
+    assert main(args[:-2] + ["--epochs", "3", "--lr", "1e30", "--overwrite"]) == 2
     assert "loss became" in capsys.readouterr().err
     assert (run / "model.safetensors").read_bytes() == before
     m, _ = load_model(run)
@@ -245,7 +248,7 @@ def test_saving_non_finite_parameters_is_refused(tmp_path):
 
 def test_same_seed_same_run_different_seed_differs(tmp_path):
     def run(seed, name):
-        meta = train_run("synthetic", out=str(tmp_path / name), epochs=2, seed=seed, progress=False,
+        meta = train(data="synthetic", out=str(tmp_path / name), epochs=2, seed=seed, progress=False,
                          model_args={"widths": [8]}, batch_size=32, augment="flip,rotate=10,crop=2")
         return meta["metrics"], (tmp_path / name / "model.safetensors").read_bytes()
 

@@ -59,7 +59,7 @@ def test_bf16_training_reaches_fp32_accuracy():
         data = make_synthetic(n=300, image_size=16, num_classes=3, seed=3)
         train, val = data.split(0.3, seed=0)
         m = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), mean=[40.0], std=[50.0])
-        hist = Trainer(m, train, val, TrainConfig(epochs=6, batch_size=32, precision=precision, lr=5e-3)).fit()
+        hist = Trainer(m, train, val, TrainConfig(epochs=6, batch_size=32, precision=precision, lr=5e-3)).fit().history
         accs[precision] = hist[-1]["val_accuracy"]
     assert accs["bf16"] >= accs["fp32"] - 0.05
 

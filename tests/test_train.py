@@ -7,7 +7,7 @@ from cnnlab.data.sources import make_synthetic
 from cnnlab.errors import RunError, TrainingError
 from cnnlab.models import create_model
 from cnnlab.training.callbacks import EarlyStopping, NonFiniteGuard
-from cnnlab.training.run import train_run
+from cnnlab import train
 from cnnlab.training.rundir import load_model, load_resume, save_resume
 from cnnlab.training.trainer import TrainConfig, Trainer, one_cycle
 
@@ -27,7 +27,7 @@ def weights(model):
 
 def test_learns_synthetic_shapes():
     model, train, val, config = small(epochs=6, lr=5e-3)
-    hist = Trainer(model, train, val, config).fit()
+    hist = Trainer(model, train, val, config).fit().history
     assert hist[-1]["val_accuracy"] > 0.9
     assert hist[-1]["val_loss"] < hist[0]["val_loss"]
 
@@ -37,7 +37,7 @@ def test_same_seed_same_numbers_different_seed_differs():
     for seed in (0, 0, 1):
         torch.manual_seed(seed)
         model, train, val, config = small(seed=seed, augment="flip,crop=2")
-        hist = Trainer(model, train, val, config).fit()
+        hist = Trainer(model, train, val, config).fit().history
         runs.append((weights(model), hist[-1]["val_loss"]))
     assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
     assert not torch.equal(runs[0][0], runs[2][0])
@@ -61,6 +61,7 @@ def test_events_fire_in_order():
 def test_early_stopping_stops():
     model, train, val, config = small(epochs=20, lr=1e-9)
     hist = Trainer(model, train, val, config, callbacks=[EarlyStopping("val_accuracy", patience=2)]).fit()
+    hist = hist.history
     assert len(hist) < 20
 
 
@@ -101,7 +102,7 @@ def test_fractional_epochs_run_the_whole_schedule_in_a_partial_last_epoch():
             lrs.append(t.lr)
 
     t = Trainer(model, train, val, config, callbacks=[Spy()])
-    hist = t.fit()
+    hist = t.fit().history
     assert (t.total_steps, t.step, len(hist)) == (8, 8, 2)
     assert hist[-1]["step"] == 8 and hist[-1]["images_per_second"] > 0
     # the one-cycle schedule spans exactly the 8 steps: it ends annealed inside the partial epoch
@@ -143,8 +144,8 @@ def test_resume_mid_epoch_is_bit_equal(tmp_path):
 
 def test_train_run_writes_complete_run_directory(tmp_path):
     out = tmp_path / "run"
-    meta = train_run("synthetic", "lecture_cnn", epochs=3, out=str(out), model_args={"widths": [8, 16]},
-                     progress=False, batch_size=32)
+    meta = train(data="synthetic", model="lecture_cnn", epochs=3, out=str(out), model_args={"widths": [8, 16]},
+                 progress=False, batch_size=32)
     for f in ("model.safetensors", "model.json", "history.jsonl", "report.md", "curves.png", "confusion.png"):
         assert (out / f).is_file(), f
     assert not (out / "resume.json").exists()
@@ -160,4 +161,4 @@ def test_train_run_writes_complete_run_directory(tmp_path):
 def test_train_run_refuses_to_clobber_an_interrupted_run(tmp_path):
     (tmp_path / "resume.json").write_text("{}")
     with pytest.raises(RunError, match="--resume"):
-        train_run("synthetic", out=str(tmp_path), epochs=1, progress=False)
+        train(data="synthetic", out=str(tmp_path), epochs=1, progress=False)

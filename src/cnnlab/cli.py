@@ -1,4 +1,14 @@
-"""The ``cnnlab`` command: a thin layer over the Python API."""
+"""The ``cnnlab`` command: a thin layer over the Python API.
+
+``cnnlab train``'s options are generated from :class:`cnnlab.config.RunConfig` (one flag per option,
+with its help text and default from the one place they live), so the command line, Python and a
+JSON file can never disagree. Errors a user can fix print as one line (exit code 2); anything else
+is a bug and prints its traceback (exit code 1); an interrupted run exits with 130.
+
+>>> from cnnlab.cli import main
+>>> main(["train", "--out", "/tmp/x", "--batch-size", "-5"])
+2
+"""
 
 from __future__ import annotations
 
@@ -6,61 +16,85 @@ import argparse
 import json
 import sys
 import traceback
+from dataclasses import MISSING
 
-from cnnlab import __version__
-from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab._version import __version__
+from cnnlab.config import RunConfig, flag_of, option_table
+from cnnlab.data.augment import list_augments
+from cnnlab.data.augment.view import preview
+from cnnlab.data.cache import cache_summary, clear_cache
+from cnnlab.data.sources import describe_sources, fetch_fashion_mnist, make_synthetic
+from cnnlab.data.splits import load_splits
+from cnnlab.deploy.evaluate import evaluate
+from cnnlab.deploy.predict import check_run_folder, format_rows, predict, write_csv
+from cnnlab.errors import CnnlabError, ConfigError, Interrupted
+from cnnlab.learn.explain import explain
+from cnnlab.models import model_info, summary
+from cnnlab.training.run import build_model, train
 
 EXAMPLES = {
-    "train": "cnnlab train --data fashion-mnist --model lecture_cnn --epochs 8 --out runs/fm\n"
-             "  cnnlab train --data folder:photos --model efficientnet_lite0 --pretrained --freeze "
-             "--epochs 10 --out runs/photos",
-    "evaluate": "cnnlab evaluate runs/fm --json",
-    "predict": "cnnlab predict runs/fm shoe.png photos/ 'more/*.jpg' --top-k 3 --csv out.csv\n"
-               "  cnnlab predict --model efficientnet_lite0 cat.jpg      (ImageNet classes)",
-    "summary": "cnnlab summary --model lecture_cnn --data fashion-mnist",
-    "datasets": "cnnlab datasets            (or: cnnlab datasets --fetch fashion-mnist)",
-    "augment": "cnnlab.data.augment.view --data fashion-mnist --augment flip,rotate=15,translate=0.1,crop=4,"
-               "color=0.2 --out aug.png",
-    "explain": "cnnlab explain convolution --image cat.jpg --out conv.png   |   cnnlab explain all --out figures/",
+    "train": ["cnnlab train --data fashion-mnist --model lecture_cnn --epochs 8 --out runs/fm",
+              "cnnlab train --data folder:photos --model efficientnet_lite0 --pretrained --freeze --epochs 10 "
+              "--out runs/photos",
+              "cnnlab train --config run.json --out runs/from-json",
+              "cnnlab train --out runs/fm --resume"],
+    "evaluate": ["cnnlab evaluate runs/fm --json"],
+    "predict": ["cnnlab predict runs/fm shoe.png photos/ 'more/*.jpg' --top-k 3 --csv out.csv",
+                "cnnlab predict --model efficientnet_lite0 cat.jpg"],
+    "summary": ["cnnlab summary --model lecture_cnn --data fashion-mnist"],
+    "datasets": ["cnnlab datasets", "cnnlab datasets --fetch fashion-mnist"],
+    "augment": ["cnnlab augment preview --data fashion-mnist --augment flip,rotate=15,translate=0.1,crop=4,color=0.2 "
+                "--out aug.png"],
+    "explain": ["cnnlab explain convolution --image cat.jpg --out conv.png", "cnnlab explain all --out figures/"],
+    "cache": ["cnnlab cache", "cnnlab cache clear folders"],
 }
+
+
+def _epochs(text: str):
+    v = float(text)
+    return int(v) if v.is_integer() else v
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One flag per RunConfig option; only options given on the command line reach the config."""
+    group = p.add_argument_group("run options (each also a key of --config JSON files and of cnnlab.train)")
+    for key, (_, f) in option_table().items():
+        meta = f.metadata
+        if not meta.get("cli", True):
+            continue
+        flag = meta.get("flag") or "--" + key.replace("_", "-")
+        default = f.default if f.default is not MISSING else f.default_factory()
+        kw = {"dest": key, "default": argparse.SUPPRESS, "help": f"{meta['help']} (default: {default})"}
+        kind = str(f.type)
+        if kind == "bool":
+            group.add_argument(flag, action="store_true", **kw)
+        elif kind == "bool | None":
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif kind == "dict":
+            group.add_argument(flag, action="append", metavar=meta.get("metavar"), **kw)
+        else:
+            typ = _epochs if key == "epochs" else int if kind.startswith("int") else float if kind == "float" else str
+            group.add_argument(flag, type=typ, metavar=meta.get("metavar"), **kw)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cnnlab", description="Learn CNNs on real images, then train real ones fast.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()))
+                                epilog="examples:\n  " + "\n  ".join(x for v in EXAMPLES.values() for x in v))
+    p.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def cmd(name, help_):
         return sub.add_parser(name, help=help_, description=help_, formatter_class=argparse.RawDescriptionHelpFormatter,
-                              epilog=f"example:\n  {EXAMPLES[name]}")
+                              epilog="examples:\n  " + "\n  ".join(EXAMPLES[name]))
 
-    t = cmd("train", "train a model and write a run directory (model, history, report)")
-    t.add_argument("--data", default="fashion-mnist", help="fashion-mnist | digits | folder:PATH | synthetic")
-    t.add_argument("--model", default="lecture_cnn", help="a registered model (cnnlab summary --model X) or timm:NAME")
-    t.add_argument("--epochs", type=int, default=None, help="number of epochs (default 8)")
-    t.add_argument("--out", required=True, help="run directory to write")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--per-class", type=int, default=None, help="use at most K training images per class")
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--lr", type=float, default=None, help="peak learning rate of the one-cycle schedule")
-    t.add_argument("--augment", default="auto", help='e.g. "flip,rotate=15,translate=0.1,crop=4,color=0.2"; '
-                   '"none" for none; default: flip from scratch, none for pretrained')
-    t.add_argument("--val", type=float, default=0.1, help="share of the training data held out for validation")
-    t.add_argument("--image-size", type=int, default=None, help="decode folder photos at this size")
-    t.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="architecture argument, e.g. --model-arg widths=[32,64] --model-arg dropout=0.5")
-    t.add_argument("--pretrained", action="store_true", help="start from ImageNet weights")
-    t.add_argument("--freeze", action="store_true", help="freeze the pretrained feature extractor, train a new head")
-    t.add_argument("--fine-tune", type=int, default=None, metavar="N",
-                   help="after N epochs, unfreeze the last blocks with a lower learning rate")
-    t.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    t.add_argument("--compile", action="store_true", help="torch.compile the model")
-    t.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                   help="average over the image and its mirror at evaluation (default: on when training flips)")
-    t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t = cmd("train", "train a model and write a run folder (model, history, report)")
+    t.add_argument("--out", required=True, help="run folder to write")
+    t.add_argument("--config", default=None, metavar="JSON", help="read options from a JSON file (flags override it)")
+    t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out with its settings")
+    t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    t.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_config_options(t)
 
     e = cmd("evaluate", "test accuracy of a saved run")
     e.add_argument("run_dir")
@@ -70,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = cmd("predict", "predict the class of image files, folders or globs")
     pr.add_argument("paths", nargs="+", help="RUN_DIR then files/folders/globs (no RUN_DIR with --model)")
     pr.add_argument("--model", default=None, help="efficientnet_lite0: ImageNet classes, no run needed")
-    pr.add_argument("--top-k", type=int, default=3)
+    pr.add_argument("--top-k", type=int, default=None, help="classes shown per image (default 3)")
     pr.add_argument("--csv", default=None, help="also write the predictions to this CSV file")
 
     s = cmd("summary", "layer-by-layer summary of a model: output shapes, parameters, FLOPs")
@@ -81,10 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--fetch", choices=["fashion-mnist"], default=None, help="download the official files")
 
     a = cmd("augment", "see what data augmentation does")
-    a.add_argument("action", choices=["preview"])
+    a.add_argument("action", choices=["preview", "list"])
     a.add_argument("--data", default="fashion-mnist")
     a.add_argument("--augment", default="flip,rotate=15,translate=0.1,crop=4,color=0.2")
-    a.add_argument("--out", required=True)
+    a.add_argument("--out", default="augment.png")
     a.add_argument("--n", type=int, default=6, help="augmented variants per image")
     a.add_argument("--rows", type=int, default=6, help="number of images")
     a.add_argument("--seed", type=int, default=0)
@@ -94,31 +128,37 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--image", default=None, help="use your own photo")
     x.add_argument("--out", default=None, help="PNG file (or a folder for 'all')")
     x.add_argument("--run", default=None, help="a run directory, for the 'trained' topic")
+
+    c = cmd("cache", "show or clear cnnlab's cache (decoded photo folders, transfer-learning features)")
+    c.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
+    c.add_argument("kind", nargs="?", default=None, help="folders | features | downloads (default: all)")
     return p
 
 
-def _model_args(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        k, eq, v = item.partition("=")
-        if not eq:
-            raise ConfigError("--model-arg", item, "KEY=VALUE, e.g. dropout=0.5")
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+def _message(e: CnnlabError) -> str:
+    """A library error worded for the command line: option names become flags."""
+    if isinstance(e, ConfigError):
+        if e.key.startswith("model_args."):
+            return f"--model-arg {e.key.split('.', 1)[1]}={e.value}: expected {e.expected}" + \
+                (f"; {e.hint}" if e.hint else "")
+        if e.key in option_table() or e.key in ("top_k", "csv", "config"):
+            return e.format(flag_of(e.key))
+    return str(e)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 bug, 2 user error, 130 interrupted)."""
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0
+    except Interrupted as e:
+        print(f"cnnlab {args.command}: {e}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(f"cnnlab {args.command}: interrupted", file=sys.stderr)
         return 130
     except CnnlabError as e:  # something the user can fix: one line, no traceback
-        print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
+        print(f"cnnlab {args.command}: error: {_message(e)}", file=sys.stderr)
         return 2
     except Exception:  # anything else is a bug in cnnlab: show everything
         traceback.print_exc()
@@ -127,25 +167,38 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def cmd_train(a) -> int:
-    from cnnlab.training.run import train_run
+def model_args_from_cli(items: list[str]) -> dict:
+    """``["widths=[32,64]", "dropout=0.5"]`` -> ``{"widths": [32, 64], "dropout": 0.5}`` (JSON values, else text)."""
+    out = {}
+    for item in items:
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
+            raise ConfigError("model_args", item, "KEY=VALUE, e.g. dropout=0.5")
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
 
-    meta = train_run(a.data, a.model, a.epochs, a.out, seed=a.seed, per_class=a.per_class,
-                     batch_size=a.batch_size, lr=a.lr, augment=a.augment, val_fraction=a.val, device=a.device,
-                     precision=a.precision, image_size=a.image_size, model_args=_model_args(a.model_arg),
-                     pretrained=a.pretrained, freeze=a.freeze, fine_tune=a.fine_tune, compile=a.compile,
-                     tta=a.tta, resume=a.resume, progress=not a.quiet)
+
+def cmd_train(a) -> int:
+    options = {k: v for k, v in vars(a).items() if k in option_table()}
+    if "model_args" in options:
+        options["model_args"] = model_args_from_cli(options["model_args"])
+    meta = train(a.config, out=a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet, **options)
     skipped = meta["skipped_files"]
     if skipped:
-        print(f"skipped {len(skipped)} unreadable file(s):\n  " + "\n  ".join(skipped))
+        print(f"skipped {len(skipped)} file(s) that could not be read:")
+        for path, why in skipped:
+            print(f"  {why}" if why.startswith(str(path)) else f"  {path}: {why}")
     print(f"test accuracy: {meta['metrics']['test_accuracy']:.2%}   report: {a.out}/report.md")
     return 0
 
 
 def cmd_evaluate(a) -> int:
-    from cnnlab.training.run import evaluate_run
-
-    r = evaluate_run(a.run_dir, a.data)
+    r = evaluate(a.run_dir, a.data)
+    for path, why in r.get("skipped", []):
+        print(f"skipped {path}: {why}", file=sys.stderr)
     if a.json:
         print(json.dumps(r))
     else:
@@ -155,71 +208,77 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    from cnnlab.deploy.predict import format_rows, predict_files, write_csv
-
     run_dir, paths = (None, a.paths) if a.model else (a.paths[0], a.paths[1:])
+    if run_dir is not None:
+        check_run_folder(run_dir)  # "cnnlab predict cat.jpg": say what the first argument must be
     if not paths:
-        raise ConfigError("paths", " ".join(a.paths), "a run directory, then image files, folders or globs")
-    rows, skipped = predict_files(run_dir, paths, top_k=a.top_k, model_name=a.model)
+        raise ConfigError("paths", " ".join(a.paths), "a run folder, then image files, folders or globs")
+    rows, skipped = predict(run_dir, paths, top_k=a.top_k, model_name=a.model)
     if rows:
         print(format_rows(rows))
     if skipped:
-        print(f"skipped {len(skipped)} unreadable file(s):", file=sys.stderr)
+        print(f"skipped {len(skipped)} file(s) that could not be read:", file=sys.stderr)
         for _, why in skipped:
             print(f"  {why}", file=sys.stderr)
     if a.csv:
-        write_csv(rows, a.csv)
-        print(f"wrote {a.csv}")
+        print(f"wrote {write_csv(rows, a.csv)}")
     return 0 if rows else 1
 
 
 def cmd_summary(a) -> int:
-    from cnnlab.models import summary
-    from cnnlab.training.run import build_model, load_data
-
+    cfg = RunConfig.build(model=a.model, **({"data": a.data} if a.data else {}))
+    info = model_info(a.model)
     if a.data:
-        train, _ = load_data(a.data, a.model, progress=False)
+        train_set, _, _ = load_splits(a.data, val_fraction=0, image_size=info.folder_image_size)
     else:
-        from cnnlab.data.sources import make_synthetic
-
-        train = make_synthetic(n=20, image_size=28, num_classes=2)
-        train.classes = [str(i) for i in range(10)]
-    net = build_model(a.model, train)
-    shape = (3, *net.pretrained_cfg["input_size"][1:]) if hasattr(net, "pretrained_cfg") else train.shape[1:]
+        train_set = make_synthetic(n=20, image_size=28, num_classes=2)
+        train_set.classes = [str(i) for i in range(10)]
+    net = build_model(cfg, train_set, info)
+    size = info.input_size
+    shape = (info.channels or train_set.channels, size, size) if size else tuple(train_set.shape[1:])
     print(summary(net, shape))
     return 0
 
 
 def cmd_datasets(a) -> int:
-    from cnnlab.data import sources as datasets
-
     if a.fetch:
-        print(f"fashion-mnist: {datasets.fetch_fashion_mnist()}")
+        print(f"fashion-mnist: {fetch_fashion_mnist()}")
         return 0
-    for d in datasets.describe_datasets():
+    for d in describe_sources():
         mark = "yes" if d["present"] else "NO "
-        print(f"{d['spec']:15s} present: {mark}  {d['about']}\n{'':15s} source: {d['source']}")
+        print(f"{d['form']:15s} present: {mark}  {d['about']}\n{'':15s} source: {d['where']}")
     return 0
 
 
 def cmd_augment(a) -> int:
-    from cnnlab.data.augment.view import preview
-
-    path = preview(a.data, a.augment, a.out, n=a.n, rows=a.rows, seed=a.seed)
-    print(f"wrote {path}")
+    if a.action == "list":
+        for row in list_augments():
+            print(f"  {row['form']:22s} {row['about']}")
+        return 0
+    print(f"wrote {preview(a.data, a.augment, a.out, n=a.n, rows=a.rows, seed=a.seed)}")
     return 0
 
 
 def cmd_explain(a) -> int:
-    from cnnlab.learn.explain import explain
-
     for path in explain(a.topic, out=a.out, image=a.image, run=a.run):
         print(f"wrote {path}")
     return 0
 
 
+def cmd_cache(a) -> int:
+    if a.action == "clear":
+        freed = clear_cache(a.kind)
+        print(f"freed {freed / 1e6:,.1f} MB")
+        return 0
+    rows = cache_summary(a.kind or "all")
+    for r in rows:
+        print(f"{r['bytes'] / 1e6:10,.1f} MB  {r['kind']:9s} {r['what']}")
+    print(f"{sum(r['bytes'] for r in rows) / 1e6:10,.1f} MB  in all" + ("" if rows else " (the cache is empty)"))
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "summary": cmd_summary,
-            "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain}
+            "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain, "cache": cmd_cache}
 
 if __name__ == "__main__":
     sys.exit(main())

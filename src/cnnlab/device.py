@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import torch
@@ -51,7 +52,5 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
 
 def inference_autocast(device: torch.device, precision: str = "auto"):
     """A context manager for fast inference: bf16 autocast where it pays (see autocast_dtype), else nothing."""
-    import contextlib
-
     dtype = autocast_dtype(device, precision)
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()

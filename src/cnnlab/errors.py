@@ -36,8 +36,10 @@ class ConfigError(CnnlabError, ValueError):
 
     def format(self, name: str) -> str:
         """The message with ``name`` (a Python argument or a command-line flag) in front."""
-        sep = " " if name.startswith("-") else "="
-        text = f"{name}{sep}{self.value!r}" if not isinstance(self.value, str) or sep == "=" else f"{name} {self.value}"
+        if name.startswith("-"):  # a flag: "--batch-size -5", "--freeze" (a switch that is on)
+            text = name if self.value is True else f"{name} {self.value}"
+        else:
+            text = f"{name}={self.value!r}"
         return f"{text}: expected {self.expected}" + (f"; {self.hint}" if self.hint else "")
 
 

@@ -27,7 +27,7 @@ def pyplot():
 
     matplotlib.use("Agg")
     logging.getLogger("matplotlib").setLevel(logging.ERROR)  # font cache chatter is not for students
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred, after the backend is chosen
 
     plt.rcParams.update({"figure.dpi": 100, "axes.titlesize": 10, "font.size": 9})
     return plt

@@ -1,212 +1,284 @@
-"""Data sets, each loaded as one :class:`~cnnlab.data.imageset.ImageSet`.
+"""Data sources: a registry of named loaders, each giving one ImageSet per split.
 
-Specs (the ``--data`` argument):
+A spec (the ``--data`` argument) is ``NAME`` or ``NAME:ARG``:
 
     fashion-mnist      Zalando's 70,000 28x28 gray clothing images (10 classes)
     digits             scikit-learn's 1,797 8x8 handwritten digits (always offline)
     folder:PATH        your photos, one subfolder per class (PATH/cat/*.jpg, PATH/dog/*.jpg)
     synthetic          generated shapes, for tests and demos
 
->>> from cnnlab.data.sources import load_dataset
->>> train = load_dataset("digits", split="train")
->>> train.shape
-(1438, 1, 8, 8)
+``cnnlab datasets``, the ``--data`` help and every "unknown data set" message read this registry,
+so a source you register shows up everywhere:
+
+>>> import numpy as np
+>>> from cnnlab.data.imageset import ImageSet
+>>> from cnnlab.data.sources import load_dataset, register_source, unregister_source
+>>> @register_source("stripes", about="gray stripes, across or down", hold_out=True)
+... def stripes(n=40):
+...     labels = np.arange(n) % 2
+...     images = np.zeros((n, 1, 8, 8), np.uint8)
+...     images[labels == 0, :, ::2, :] = 255   # rows
+...     images[labels == 1, :, :, ::2] = 255   # columns
+...     return ImageSet(images, labels, ["across", "down"], source="stripes")
+>>> load_dataset("stripes", "train").shape
+(32, 1, 8, 8)
+>>> unregister_source("stripes")
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
-import shutil
-import struct
-import urllib.request
+import difflib
+import importlib.util
+import inspect
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
-from cnnlab.data.imageset import ImageSet, stratified_indices
+from cnnlab.data.cache import cache_dir
+from cnnlab.data.fashion_mnist import (
+    FASHION_CLASSES,
+    FASHION_FILES,
+    fashion_mnist_present,
+    fashion_mnist_where,
+    fetch_fashion_mnist,
+    find_fashion_mnist,
+    load_fashion_mnist,
+    read_idx,
+)
+from cnnlab.data.folder import folder_splits, load_folder
+from cnnlab.data.imageset import SPLIT_SEED, TEST_FRACTION, ImageSet, hold_out
+from cnnlab.data.smallsets import SYNTHETIC_CLASSES, load_digits, make_synthetic
 from cnnlab.errors import ConfigError, DataError
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-# SHA-256 of the *decompressed* IDX files. We check the content, not the .gz wrapper, because
-# Debian recompresses the official archives (different .gz bytes, identical data).
-FASHION_FILES = {
-    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-}
-TEST_FRACTION = 0.2  # held-out share for sources that ship no test split (digits, folders)
-SPLIT_SEED = 1234  # fixed: the test split of a source never changes between runs
+SPLITS = ("train", "val", "test")
 
 
-def cache_dir() -> Path:
-    """Where cnnlab keeps downloads and decoded folders: $CNNLAB_HOME or ~/.cache/cnnlab."""
-    return Path(os.environ.get("CNNLAB_HOME") or Path.home() / ".cache" / "cnnlab")
+@dataclass(frozen=True)
+class Source:
+    """A registered data source (see :func:`register_source` for the fields)."""
+
+    name: str
+    loader: Callable[..., ImageSet]
+    about: str = ""
+    needs_arg: bool = False
+    arg: str = "PATH"
+    hold_out: bool = False
+    present: Callable[[], bool] | None = None
+    where: str | Callable[[], str] = ""
+    splits: Callable[[str], list[str]] | None = None
+
+    @property
+    def form(self) -> str:
+        """How to write the spec: ``fashion-mnist`` or ``folder:PATH``."""
+        return f"{self.name}:{self.arg}" if self.needs_arg else self.name
+
+    def options(self) -> list[str]:
+        """The keyword options ``load_dataset`` passes on to the loader (``["*"]`` if any)."""
+        params = list(inspect.signature(self.loader).parameters.values())
+        skip = int(self.needs_arg) + int(not self.hold_out)  # the ARG and the split come first
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return ["*"]
+        return [p.name for p in params[skip:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def register_source(name: str, loader: Callable[..., ImageSet] | None = None, *, about: str = "",
+                    needs_arg: bool = False, arg: str = "PATH", hold_out: bool = False,
+                    present: Callable[[], bool] | None = None, where: str | Callable[[], str] = "",
+                    splits: Callable[[str], list[str]] | None = None):
+    """Register a data source under ``name``; use it as a function or as a decorator.
+
+    Args:
+        name: the spec name (no ``:`` or spaces). Registering a name again warns and replaces it.
+        loader: builds an ImageSet. Called as ``loader(split, **options)``, or
+            ``loader(ARG, split, **options)`` when ``needs_arg``; with ``hold_out=True`` the split is
+            left out (``loader(**options)`` returns every image and cnnlab holds out a fixed 20%
+            of each class as the test split).
+        about: one line for ``cnnlab datasets`` and the ``--data`` help.
+        needs_arg: the spec takes an argument after a colon (``folder:PATH``).
+        arg: how the help writes that argument.
+        hold_out: the loader returns the whole set; cnnlab splits train/test.
+        present: returns False when the data is not on this machine (None: always present).
+        where: where the data comes from (a string, or a function returning one).
+        splits: returns the splits a given ARG offers (default: train and test).
+
+    Returns:
+        ``loader`` (so the decorator leaves the function as it is).
+
+    Raises:
+        ConfigError: a name with ``:`` or spaces.
+
+    >>> register_source("blank", lambda split: None, about="nothing")  # doctest: +ELLIPSIS
+    <function <lambda> at ...>
+    >>> "blank" in [row["name"] for row in list_sources()]
+    True
+    >>> unregister_source("blank")
+    """
+    if loader is None:
+        return lambda fn: _add(Source(name, fn, about, needs_arg, arg, hold_out, present, where, splits), fn)
+    return _add(Source(name, loader, about, needs_arg, arg, hold_out, present, where, splits), loader)
+
+
+def _add(source: Source, loader):
+    if not source.name or any(c in source.name for c in ": \t"):
+        raise ConfigError("name", source.name, "a data source name without ':' or spaces, e.g. 'my-photos'")
+    if source.name in _SOURCES:
+        warnings.warn(f"data source {source.name!r} is registered again; the new loader replaces the old one",
+                      stacklevel=3)
+    _SOURCES[source.name] = source
+    return loader
+
+
+def unregister_source(name: str) -> None:
+    """Remove a registered source (for tests and experiments); unknown names are ignored."""
+    _SOURCES.pop(name, None)
+
+
+def get_source(spec: str) -> tuple[Source, str]:
+    """The registered source of a spec and the argument after its colon.
+
+    Raises:
+        ConfigError (key ``data``): an unknown name, with "did you mean" and the known names;
+            a missing or unexpected argument.
+
+    >>> get_source("fashion-mnst")
+    Traceback (most recent call last):
+    ...
+    cnnlab.errors.ConfigError: data='fashion-mnst': expected one of fashion-mnist, digits, folder:PATH, \
+synthetic; did you mean 'fashion-mnist'?
+    """
+    name, colon, arg = str(spec).partition(":")
+    source = _SOURCES.get(name)
+    if source is None:
+        close = difflib.get_close_matches(name, list(_SOURCES), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else ""
+        if not close and Path(str(spec)).expanduser().is_dir():
+            hint = f"for the photos in that folder write 'folder:{spec}'"
+        raise ConfigError("data", spec, f"one of {', '.join(s.form for s in _SOURCES.values())}", hint=hint)
+    if source.needs_arg and not arg:
+        raise ConfigError("data", spec, f"{source.form}, with the {source.arg.lower()} after the colon",
+                          hint=f"{source.form} is {source.about}")
+    if colon and not source.needs_arg:
+        raise ConfigError("data", spec, f"just '{source.name}', with nothing after a colon")
+    return source, arg
+
+
+def source_splits(spec: str) -> list[str]:
+    """The splits ``load_dataset`` accepts for ``spec`` (a folder with val/ adds "val").
+
+    >>> source_splits("digits")
+    ['train', 'test']
+    """
+    source, arg = get_source(spec)
+    return list(source.splits(arg)) if source.splits else ["train", "test"]
 
 
 def load_dataset(spec: str, split: str = "train", **options) -> ImageSet:
-    """Load the ``train`` or ``test`` split of a data set given by its spec string.
+    """Load one split of a data set given by its spec string.
 
-    options go to the source: ``image_size``/``channels``/``fit`` for folders,
-    ``n``/``image_size``/``channels``/``num_classes`` for synthetic.
+    Args:
+        spec: ``fashion-mnist``, ``digits``, ``folder:PATH``, ``synthetic`` or a registered name.
+        split: "train", "test", or "val" where the source has one (:func:`source_splits`).
+        **options: passed to the source: ``image_size``/``channels``/``fit``/``progress`` for
+            folders, ``n``/``image_size``/``channels``/``num_classes``/``seed`` for synthetic.
+
+    Returns:
+        An ImageSet (with ``skipped`` files and ``notes`` for the user, where the source has any).
+
+    Raises:
+        ConfigError: an unknown spec (key ``data``), split (``split``) or option (its own name).
+        DataError: the data is missing or unusable (the message says how to fix it).
+
+    >>> train = load_dataset("digits", split="train")
+    >>> train.shape
+    (1438, 1, 8, 8)
     """
-    if split not in ("train", "test"):
-        raise ConfigError("split", split, "'train' or 'test'")
-    name, _, arg = spec.partition(":")
-    if name == "fashion-mnist":
-        return load_fashion_mnist(split)
-    if name == "digits":
-        return _hold_out(load_digits(), split)
-    if name == "folder":
-        if not arg:
-            raise DataError("folder data needs a path: --data folder:PATH (one subfolder per class)")
-        from cnnlab.data.folder import load_folder
-        return load_folder(arg, split=split, **options)
-    if name == "synthetic":
-        return _hold_out(make_synthetic(**options), split)
-    raise DataError(f"unknown data set {spec!r}; known: fashion-mnist, digits, folder:PATH, synthetic")
+    source, arg = get_source(spec)
+    if split not in SPLITS:
+        raise ConfigError("split", split, "'train', 'val' or 'test'")
+    accepted = source.options()
+    for key, value in options.items():
+        if "*" not in accepted and key not in accepted:
+            raise ConfigError(key, value, f"an option that {source.form} accepts: {', '.join(accepted) or 'none'}")
+    splits = source_splits(spec)
+    if split not in splits:
+        raise ConfigError("split", split, f"one of {', '.join(splits)} for {spec}",
+                          hint="without a val split, training holds out part of train for validation")
+    lead = (arg,) if source.needs_arg else ()
+    if source.hold_out:
+        data = hold_out(_checked(source, source.loader(*lead, **options)), split)
+    else:
+        data = _checked(source, source.loader(*lead, split, **options))
+    return data
 
 
-def _hold_out(data: ImageSet, split: str) -> ImageSet:
-    train_idx, test_idx = stratified_indices(data.labels, TEST_FRACTION, SPLIT_SEED)
-    return data.subset(train_idx if split == "train" else test_idx)
+def _checked(source: Source, data) -> ImageSet:
+    if not isinstance(data, ImageSet):
+        raise DataError(f"the loader of data source {source.name!r} returned {type(data).__name__}, "
+                        "not an ImageSet; make it return ImageSet(images, labels, classes)")
+    return data
 
 
-# ---------------------------------------------------------------- Fashion-MNIST
+def list_sources() -> list[dict]:
+    """Every registered source as a plain dict, for ``cnnlab datasets`` and the ``--data`` help.
 
-def read_idx(data: bytes) -> np.ndarray:
-    """Parse an IDX file (the MNIST format): magic, dims as big-endian int32, then raw data."""
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DataError("not an IDX file (bad magic number)")
-    dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[data[2]]
-    ndim = data[3]
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    arr = np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim)
-    if arr.size != int(np.prod(dims)):
-        raise DataError(f"IDX file is truncated: {arr.size} values for shape {dims}")
-    return arr.reshape(dims)
+    Returns:
+        Dicts with ``name``, ``form`` (``folder:PATH``), ``about``, ``present`` (bool), ``where``
+        and ``options`` (the keyword options ``load_dataset`` accepts for it).
 
-
-def find_fashion_mnist() -> Path:
-    """The first directory holding all four Fashion-MNIST files: cache, then the Debian package."""
-    for d in (cache_dir() / "fashion-mnist", DEBIAN_DIR):
-        if all((d / f).is_file() for f in FASHION_FILES):
-            return d
-    raise DataError(
-        "Fashion-MNIST is not on this machine. Get it one of these ways:\n"
-        "  sudo apt-get install dataset-fashion-mnist      (Debian/Ubuntu, offline mirror friendly)\n"
-        "  cnnlab datasets --fetch fashion-mnist          (downloads the official files, ~30 MB)\n"
-        f"  or copy the four *-ubyte.gz files into {cache_dir() / 'fashion-mnist'}"
-    )
-
-
-def _read_verified(path: Path) -> np.ndarray:
-    raw = gzip.decompress(path.read_bytes())
-    want = FASHION_FILES[path.name]
-    got = hashlib.sha256(raw).hexdigest()
-    if got != want:
-        raise DataError(f"{path}: content checksum mismatch (sha256 {got[:12]}..., expected {want[:12]}...); "
-                           "delete the file and fetch it again")
-    return read_idx(raw)
-
-
-def load_fashion_mnist(split: str = "train") -> ImageSet:
-    d = find_fashion_mnist()
-    prefix = "train" if split == "train" else "t10k"
-    images = _read_verified(d / f"{prefix}-images-idx3-ubyte.gz")
-    labels = _read_verified(d / f"{prefix}-labels-idx1-ubyte.gz")
-    return ImageSet(images[:, None].copy(), labels.astype(np.int64), list(FASHION_CLASSES),
-                    source=f"fashion-mnist/{split}")
-
-
-def fetch_fashion_mnist(progress: bool = True) -> Path:
-    """Download the official Fashion-MNIST files into the cache, verifying each checksum."""
-    target = cache_dir() / "fashion-mnist"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in FASHION_FILES:
-        dest = target / name
-        if dest.is_file():
-            continue
-        tmp = dest.with_suffix(".part")
-        if progress:
-            print(f"downloading {FASHION_URL + name}")
+    >>> [row["form"] for row in list_sources()][:4]
+    ['fashion-mnist', 'digits', 'folder:PATH', 'synthetic']
+    """
+    rows = []
+    for s in _SOURCES.values():
         try:
-            with urllib.request.urlopen(FASHION_URL + name, timeout=60) as r, open(tmp, "wb") as f:
-                shutil.copyfileobj(r, f)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise DataError(f"could not download {name}: {e}. "
-                               "Offline? Install the Debian package dataset-fashion-mnist instead.") from None
-        try:
-            _read_verified(tmp.rename(dest))
-        except DataError:
-            dest.unlink(missing_ok=True)
-            raise
-    return target
+            present = s.present() if s.present else True
+        except Exception:  # a broken presence check must not hide the other sources  # noqa: BLE001
+            present = False
+        rows.append({"name": s.name, "form": s.form, "about": s.about, "present": bool(present),
+                     "where": s.where() if callable(s.where) else s.where, "options": s.options()})
+    return rows
 
 
-# ---------------------------------------------------------------- digits and synthetic
-
-def load_digits() -> ImageSet:
-    """scikit-learn's bundled 8x8 digits (values 0..16), scaled to 0..255."""
-    from sklearn.datasets import load_digits as sk_digits
-
-    d = sk_digits()
-    images = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
-    return ImageSet(images, d.target.astype(np.int64), [str(i) for i in range(10)], source="digits")
+def describe_sources() -> list[dict]:
+    """The rows ``cnnlab datasets`` prints: the same as :func:`list_sources`."""
+    return list_sources()
 
 
-SYNTHETIC_CLASSES = ["horizontal bar", "vertical bar", "diagonal", "square", "dot"]
+def data_help() -> str:
+    """The ``--data`` help: one line per registered source.
 
-
-def make_synthetic(n: int = 500, image_size: int = 16, channels: int = 1, num_classes: int = 3,
-                   seed: int = 0) -> ImageSet:
-    """Noisy images of simple shapes at random positions: learnable in seconds, for tests and demos."""
-    if not 2 <= num_classes <= len(SYNTHETIC_CLASSES):
-        raise ConfigError("num_classes", num_classes, f"2..{len(SYNTHETIC_CLASSES)}")
-    g = np.random.default_rng(seed)
-    s = image_size
-    labels = np.arange(n) % num_classes
-    imgs = g.integers(0, 60, size=(n, s, s)).astype(np.float32)
-    yy, xx = np.mgrid[0:s, 0:s]
-    for i, c in enumerate(labels):
-        cy, cx = g.integers(s // 4, s - s // 4, size=2)
-        r = max(1, s // 5)
-        if c == 0:
-            mask = (abs(yy - cy) <= max(0, r // 3)) & (abs(xx - cx) <= r * 2)
-        elif c == 1:
-            mask = (abs(xx - cx) <= max(0, r // 3)) & (abs(yy - cy) <= r * 2)
-        elif c == 2:
-            mask = (abs((yy - cy) - (xx - cx)) <= 1) & (abs(yy - cy) <= r * 2)
-        elif c == 3:
-            mask = (np.maximum(abs(yy - cy), abs(xx - cx)) == r)
-        else:
-            mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
-        imgs[i][mask] = g.uniform(180, 255)
-    imgs = np.clip(imgs, 0, 255).astype(np.uint8)[:, None]
-    if channels == 3:
-        tint = g.uniform(0.6, 1.0, size=(n, 3, 1, 1))
-        imgs = np.clip(imgs * tint, 0, 255).astype(np.uint8)
-    return ImageSet(imgs, labels, SYNTHETIC_CLASSES[:num_classes], source="synthetic")
+    >>> print(data_help().splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
+    fashion-mnist   70,000 28x28 gray clothing images, 10 classes (60,000 train / 10,000 test)
+    """
+    rows = list_sources()
+    width = max(len(r["form"]) for r in rows) + 2
+    return "\n".join(f"{r['form']:{width}s} {r['about']}" for r in rows)
 
 
 def describe_datasets() -> list[dict]:
-    """What ``cnnlab datasets`` prints: each source, where it comes from, whether it is present."""
-    try:
-        where, present = str(find_fashion_mnist()), True
-    except DataError:
-        where, present = "not found (apt-get install dataset-fashion-mnist, or cnnlab datasets --fetch)", False
-    return [
-        {"spec": "fashion-mnist", "present": present, "source": where,
-         "about": "70,000 28x28 gray clothing images, 10 classes (60,000 train / 10,000 test)"},
-        {"spec": "digits", "present": True, "source": "scikit-learn (bundled)",
-         "about": "1,797 8x8 gray handwritten digits, 10 classes"},
-        {"spec": "folder:PATH", "present": True, "source": "your photos, one subfolder per class",
-         "about": f"decoded once and cached in {cache_dir() / 'folders'}"},
-        {"spec": "synthetic", "present": True, "source": "generated", "about": "noisy shapes for tests and demos"},
-    ]
+    """Older form of :func:`describe_sources` (keys ``spec``, ``present``, ``source``, ``about``)."""
+    return [{"spec": r["form"], "present": r["present"], "source": r["where"], "about": r["about"]}
+            for r in list_sources()]
+
+
+# ---------------------------------------------------------------- the built-in sources (in --data help order)
+
+register_source("fashion-mnist", load_fashion_mnist, present=fashion_mnist_present, where=fashion_mnist_where,
+                about="70,000 28x28 gray clothing images, 10 classes (60,000 train / 10,000 test)")
+register_source("digits", load_digits, hold_out=True, where="scikit-learn (bundled)",
+                present=lambda: importlib.util.find_spec("sklearn") is not None,
+                about="1,797 8x8 gray handwritten digits, 10 classes")
+register_source("folder", load_folder, needs_arg=True, arg="PATH", splits=folder_splits,
+                where=lambda: f"your photos; decoded once and cached in {cache_dir() / 'folders'}",
+                about="your photos, one subfolder per class (or train/ val/ test/ with class subfolders inside)")
+register_source("synthetic", make_synthetic, hold_out=True, where="generated",
+                about="noisy shapes for tests and demos")
+
+__all__ = ["FASHION_CLASSES", "FASHION_FILES", "SPLIT_SEED", "TEST_FRACTION", "DataError", "Source", "cache_dir",
+           "data_help", "describe_datasets", "describe_sources", "fetch_fashion_mnist", "find_fashion_mnist",
+           "get_source", "list_sources", "load_dataset", "load_digits", "make_synthetic", "read_idx",
+           "register_source", "source_splits", "SYNTHETIC_CLASSES", "unregister_source"]

@@ -1,7 +1,12 @@
-"""Predict the class of image files with a saved run (or ImageNet classes with a pretrained model).
+"""Predict the class of images with a saved run (or ImageNet classes with a pretrained model).
 
->>> from cnnlab.deploy.predict import predict_files
->>> rows, skipped = predict_files("runs/fashion-mnist", ["shoe.png"], top_k=3)  # doctest: +SKIP
+Images go through the run's own input pipeline (:mod:`cnnlab.deploy.pipeline`), the same one
+``evaluate`` uses, so a test photo gets the same answer from both. Each answer row carries notes on
+what was changed to fit the model (colour -> gray, crop, resize) and a warning when the model has
+never seen images like it.
+
+    rows, skipped = predict("runs/fm", ["shoe.png", "photos/", "more/*.jpg"], top_k=3)
+    print(format_rows(rows))
 """
 
 from __future__ import annotations
@@ -9,20 +14,48 @@ from __future__ import annotations
 import csv
 import glob
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cnnlab.data.images import ImageError, convert_mode, load_image, resize, to_chw
-from cnnlab.device import inference_autocast
-from cnnlab.errors import ConfigError, DataError
+from cnnlab.deploy.pipeline import RunInput, prepare_image, run_logits
+from cnnlab.device import pick_device
+from cnnlab.errors import ConfigError, DataError, ImageError, RunError
+from cnnlab.files import atomic_write
+from cnnlab.models import create_model
+from cnnlab.training.rundir import load_model
+
+DEFAULT_TOP_K = 3
+IMAGENET_MODELS = ("efficientnet_lite0",)  # pretrained models whose ImageNet classifier works offline
+NOT_A_RUN = ("the first argument must be a run folder (made by cnnlab train --out DIR); "
+             "for ImageNet classes use --model efficientnet_lite0 (model_name='efficientnet_lite0' in Python)")
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
-    """Files, folders (searched recursively for image files) and glob patterns -> sorted unique files."""
+    """Files, folders (searched recursively) and glob patterns -> sorted unique files.
+
+    Args:
+        paths: file names, folder names or glob patterns (``photos/*.jpg``, ``photos/**/*.png``).
+
+    Returns:
+        The files, each once, in the order given (folders and patterns sorted).
+
+    Raises:
+        DataError: a path does not exist or a pattern matches nothing.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "b.png").write_bytes(b""); (d / "a.png").write_bytes(b"")
+    0
+    0
+    >>> [p.name for p in expand_paths([str(d)])]
+    ['a.png', 'b.png']
+    """
     out: list[Path] = []
     for p in paths:
+        p = str(p)
         matches = [Path(m) for m in sorted(glob.glob(p, recursive=True))] if any(c in p for c in "*?[") else [Path(p)]
         if not matches:
             raise DataError(f"{p}: no file matches this pattern")
@@ -33,96 +66,256 @@ def expand_paths(paths: list[str]) -> list[Path]:
                 out.append(m)
             else:
                 raise DataError(f"{m}: no such file or folder")
-    seen, unique = set(), []
-    for f in out:
-        if f not in seen:
-            seen.add(f)
-            unique.append(f)
-    return unique
+    return list(dict.fromkeys(out))
 
 
-def prepare(arr: np.ndarray, channels: int, size) -> np.ndarray:
-    """Decoded image -> (C, H, W) uint8 matching the model's input."""
-    arr = convert_mode(arr, "gray" if channels == 1 else "rgb")
-    if tuple(arr.shape[:2]) != tuple(size):
-        arr = resize(arr, tuple(size), fit="crop", resample="bicubic")
-    return to_chw(arr)
+def check_top_k(top_k: int | None, num_classes: int) -> int:
+    """How many classes to show: ``top_k`` checked against the model's class count.
+
+    Args:
+        top_k: a whole number from 1 to ``num_classes``, or None for "3, or all classes when fewer".
+        num_classes: how many classes the model knows.
+
+    Returns:
+        The number of classes to show.
+
+    Raises:
+        ConfigError: ``top_k`` is not a whole number from 1 to ``num_classes`` (key ``top_k``).
+
+    >>> check_top_k(None, 2), check_top_k(5, 10)
+    (2, 5)
+    >>> check_top_k(0, 10)
+    Traceback (most recent call last):
+      ...
+    cnnlab.errors.ConfigError: top_k=0: expected a whole number from 1 to 10 (the model knows 10 classes)
+    """
+    if top_k is None:
+        return min(DEFAULT_TOP_K, num_classes)
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= num_classes:
+        raise ConfigError("top_k", top_k, f"a whole number from 1 to {num_classes} "
+                                          f"(the model knows {num_classes} classes)")
+    return int(top_k)
 
 
-def imagenet_model():
-    from cnnlab.models import create_model
+def check_run_folder(run) -> Path:
+    """``run`` as a Path, refused clearly when it is plainly not a run folder (a photo, a missing path).
 
-    model = create_model("efficientnet_lite0", num_classes=1000, pretrained=True).eval()
-    model = model.to(memory_format=torch.channels_last)
-    from timm.data import ImageNetInfo
+    An interrupted run (resume.json, no model.json) passes: :func:`~cnnlab.training.rundir.load_model`
+    then says how to finish it.
 
+    Raises:
+        RunError: ``run`` is a file, does not exist, or is a folder with no run files.
+
+    >>> check_run_folder("cat.jpg")
+    Traceback (most recent call last):
+      ...
+    cnnlab.errors.RunError: cat.jpg: no such run folder; the first argument must be a run folder (made by \
+cnnlab train --out DIR); for ImageNet classes use --model efficientnet_lite0 (model_name='efficientnet_lite0' in Python)
+    """
+    if run is None:
+        raise RunError(f"no run folder given; {NOT_A_RUN}")
+    path = Path(run)
+    if not path.exists():
+        raise RunError(f"{path}: no such run folder; {NOT_A_RUN}")
+    if path.is_file():
+        raise RunError(f"{path} is a file, not a run folder; {NOT_A_RUN}")
+    if not (path / "model.json").is_file() and not (path / "resume.json").is_file():
+        raise RunError(f"{path} is not a run folder (it has no model.json); {NOT_A_RUN}")
+    return path
+
+
+def imagenet_model(name: str = "efficientnet_lite0") -> tuple[torch.nn.Module, dict]:
+    """A pretrained model with its ImageNet classifier, and a ``model.json``-like description of its input.
+
+    Args:
+        name: a model whose ImageNet weights ship offline (``efficientnet_lite0``).
+
+    Returns:
+        ``(model, meta)`` with the 1000 ImageNet class names in ``meta["classes"]``.
+
+    Raises:
+        ConfigError: ``name`` has no offline ImageNet classifier (key ``model_name``).
+
+    >>> imagenet_model("resnet50")
+    Traceback (most recent call last):
+      ...
+    cnnlab.errors.ConfigError: model_name='resnet50': expected efficientnet_lite0 (ImageNet classes offline); \
+for your own classes pass a run folder instead
+    """
+    if name not in IMAGENET_MODELS:
+        raise ConfigError("model_name", name, " or ".join(IMAGENET_MODELS) + " (ImageNet classes offline)",
+                          hint="for your own classes pass a run folder instead")
+    from timm.data import ImageNetInfo  # deferred: timm is slow to import
+
+    model = create_model(name, num_classes=1000, pretrained=True).eval()
+    cfg = model.pretrained_cfg
     info = ImageNetInfo()
-    classes = [info.index_to_description(i) for i in range(1000)]
-    return model, classes, 3, model.pretrained_cfg["input_size"][1:]
+    meta = {"classes": [info.index_to_description(i) for i in range(1000)], "data": "imagenet",
+            "input": {"channels": 3, "size": list(cfg["input_size"][1:]), "fit": "crop",
+                      "resample": cfg.get("interpolation", "bicubic")},
+            "training": {"tta": False, "precision": "auto"}}
+    return model.to(memory_format=torch.channels_last), meta
 
 
-def predict_files(run_dir: str | None, paths: list[str], top_k: int = 3, model_name: str | None = None,
-                  batch_size: int = 64) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Top-k predictions for each readable file; unreadable ones come back in ``skipped``."""
-    if model_name:
-        if model_name != "efficientnet_lite0":
-            raise ConfigError("model", model_name, "efficientnet_lite0 (ImageNet classes offline)",
-                              hint="for your own classes pass a run directory instead")
-        model, classes, channels, size = imagenet_model()
-    else:
-        from cnnlab.training.rundir import load_model
+def load_predictor(run=None, model_name: str | None = None, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """The model and its ``model.json`` for :func:`predict`: from a run folder, or an ImageNet model by name.
 
-        model, meta = load_model(run_dir)
-        classes, channels = meta["classes"], meta["input"]["channels"]
-        size = meta["input"]["size"]
-        if meta.get("pretrained_cfg"):
-            size = meta["pretrained_cfg"]["input_size"][1:]
-    files = expand_paths(paths)
-    rows, skipped, batch, names = [], [], [], []
+    Args:
+        run: a run folder (made by ``cnnlab train --out DIR``), or None with ``model_name``.
+        model_name: ``efficientnet_lite0`` for the 1000 ImageNet classes (instead of a run).
+        device: ``cpu`` (default), ``cuda``, ``mps`` or ``auto``.
 
-    def flush():
-        if not batch:
-            return
-        x = torch.from_numpy(np.stack(batch)).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), inference_autocast(torch.device("cpu")):
-            probs = model(x).float().softmax(1)
-        k = min(top_k, probs.shape[1])
+    Returns:
+        ``(model, meta)``.
+
+    Raises:
+        RunError: ``run`` is not a usable run folder.
+        ConfigError: both or neither of ``run`` and ``model_name``, or an unknown ``model_name``.
+
+    >>> load_predictor(None)
+    Traceback (most recent call last):
+      ...
+    cnnlab.errors.RunError: no run folder given; the first argument must be a run folder (made by cnnlab train \
+--out DIR); for ImageNet classes use --model efficientnet_lite0 (model_name='efficientnet_lite0' in Python)
+    """
+    dev = pick_device(device)
+    if model_name is not None:
+        if run is not None:
+            raise ConfigError("model_name", model_name, "either a run folder or model_name, not both")
+        model, meta = imagenet_model(model_name)
+        return model.to(dev), meta
+    return load_model(check_run_folder(run), dev)
+
+
+def _items(images) -> list[tuple[str, object]]:
+    """(name, path or array) for each image: paths, folders and globs are expanded; arrays are named 'image i'."""
+    if isinstance(images, (str, os.PathLike)):
+        return [(str(p), p) for p in expand_paths([images])]
+    if torch.is_tensor(images) or isinstance(images, np.ndarray):
+        batch = images if images.ndim == 4 else images[None]  # one image (H, W), (H, W, C) or (C, H, W)
+        return [(f"image {i}", batch[i]) for i in range(len(batch))]
+    out = []
+    for i, item in enumerate(images):
+        if isinstance(item, (str, os.PathLike)):
+            out += [(str(p), p) for p in expand_paths([item])]
+        else:
+            out.append((f"image {i}", item))
+    return out
+
+
+def predict(run, images, top_k: int | None = None, model_name: str | None = None, device: str = "cpu",
+            precision: str | None = None, batch_size: int = 256) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Top-k classes of each image, as the run's model sees it; unreadable files come back in ``skipped``.
+
+    Args:
+        run: a run folder (made by ``cnnlab train --out DIR``), or None with ``model_name``.
+        images: image file paths, folders or glob patterns; a uint8 array or tensor (N, C, H, W) or one
+            image (H, W) / (H, W, 3); or a list of paths and arrays.
+        top_k: how many classes to show per image, 1 to the number of classes (None: 3, or all when fewer).
+        model_name: ``efficientnet_lite0`` to predict the 1000 ImageNet classes instead of a run's classes.
+        device: where to compute (``cpu`` by default; ``auto`` picks a GPU).
+        precision: ``auto``, ``fp32`` or ``bf16``; default: the run's own setting.
+        batch_size: images decoded and scored at a time.
+
+    Returns:
+        ``(rows, skipped)``: per image ``{"file": name, "top": [(class, probability), ...], "notes": [...]}``
+        (notes say what was changed to fit the model; one starting with "warning:" says the model has
+        never seen such images), and ``(file, reason)`` for each file that could not be read.
+
+    Raises:
+        RunError: ``run`` is not a finished run folder (or its files do not fit together).
+        ConfigError: a bad ``top_k``, ``model_name`` or array.
+        DataError: a path or pattern matches no file.
+
+    >>> import tempfile
+    >>> from cnnlab.training.rundir import save_model
+    >>> run = tempfile.mkdtemp()
+    >>> model = create_model("mlp", num_classes=2, in_channels=1, image_size=8)
+    >>> save_model(run, model, {"architecture": model.cnnlab_config, "classes": ["cat", "dog"],
+    ...                         "input": {"channels": 1, "size": [8, 8]}, "data": "digits"})
+    >>> rows, skipped = predict(run, np.zeros((8, 8), np.uint8), top_k=1)  # one gray 8x8 image
+    >>> rows[0]["file"], rows[0]["top"][0][0] in ("cat", "dog"), rows[0]["notes"]
+    ('image 0', True, [])
+    """
+    model, meta = load_predictor(run, model_name, device)
+    classes = meta["classes"]
+    k = check_top_k(top_k, len(classes))
+    spec = RunInput.from_meta(meta)
+    items = _items(images)
+    rows: list[dict] = []
+    skipped: list[tuple[str, str]] = []
+    for start in range(0, len(items), batch_size):
+        names, arrays, notes = [], [], []
+        for name, item in items[start:start + batch_size]:
+            try:
+                chw, why = prepare_image(item, spec)
+            except ImageError as e:
+                skipped.append((name, str(e)))
+                continue
+            names.append(name)
+            arrays.append(chw)
+            notes.append(why)
+        if not arrays:
+            continue
+        x = torch.from_numpy(np.stack(arrays))  # uint8 (N, C, H, W)
+        probs = run_logits(model, x, meta, precision=precision).softmax(1)  # (N, K)
         top = probs.topk(k, dim=1)
-        for name, p, i in zip(names, top.values.tolist(), top.indices.tolist()):
-            rows.append({"file": str(name), "top": [(classes[j], pj) for j, pj in zip(i, p)]})
-        batch.clear()
-        names.clear()
-
-    for f in files:
-        try:
-            batch.append(prepare(load_image(f), channels, size))
-            names.append(f)
-        except ImageError as e:
-            skipped.append((str(f), str(e)))
-        if len(batch) == batch_size:
-            flush()
-    flush()
+        for name, p, idx, why in zip(names, top.values.tolist(), top.indices.tolist(), notes, strict=True):
+            rows.append({"file": name, "top": [(classes[j], pj) for j, pj in zip(idx, p, strict=True)],
+                         "notes": why})
     return rows, skipped
 
 
 def format_rows(rows: list[dict]) -> str:
+    """Rows as text: one line per image, then its notes and warnings (indented) when there are any.
+
+    >>> print(format_rows([{"file": "a.png", "top": [("cat", 0.9), ("dog", 0.1)],
+    ...                     "notes": ["resized from 64x64 to 32x32", "warning: never seen"]}]))
+    a.png: cat 90.0%, dog 10.0%
+      (resized from 64x64 to 32x32)
+      warning: never seen
+    """
     lines = []
     for r in rows:
-        best = ", ".join(f"{c} {p:.1%}" for c, p in r["top"])
-        lines.append(f"{r['file']}: {best}")
+        lines.append(f"{r['file']}: " + ", ".join(f"{c} {p:.1%}" for c, p in r["top"]))
+        notes = [n for n in r.get("notes", []) if not n.startswith("warning:")]
+        if notes:
+            lines.append(f"  ({'; '.join(notes)})")
+        lines += [f"  {n}" for n in r.get("notes", []) if n.startswith("warning:")]
     return "\n".join(lines)
 
 
-def write_csv(rows: list[dict], path) -> None:
-    from cnnlab.files import atomic_write
+def write_csv(rows: list[dict], path) -> Path:
+    """Write rows to a CSV file (file, class1, prob1, class2, prob2, ...), atomically, next to ``path``.
 
+    Args:
+        rows: from :func:`predict`.
+        path: the CSV file to write (its folder is created if needed).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigError: ``path`` is a folder (key ``csv``).
+
+    >>> import tempfile
+    >>> p = write_csv([{"file": "a.png", "top": [("cat", 0.75)]}], tempfile.mkdtemp() + "/out.csv")
+    >>> p.read_text().splitlines()
+    ['file,class1,prob1', 'a.png,cat,0.750000']
+    """
+    text = str(path)
+    if not text or text.endswith(("/", os.sep)) or Path(path).is_dir():
+        raise ConfigError("csv", text, "a file name such as predictions.csv, not a folder")
+    path = Path(path)
     k = max((len(r["top"]) for r in rows), default=1)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["file"] + [f"{x}{i + 1}" for i in range(k) for x in ("class", "prob")])
     for r in rows:
         w.writerow([r["file"]] + [v for c, p in r["top"] for v in (c, f"{p:.6f}")])
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())  # a temporary file in the same folder, then renamed over ``path``
+    return path
 
 
-__all__ = ["predict_files", "expand_paths", "format_rows", "write_csv"]
+__all__ = ["check_run_folder", "check_top_k", "expand_paths", "format_rows", "load_predictor", "predict",
+           "write_csv"]

@@ -15,6 +15,20 @@ class Normalize(nn.Module):
 
     mean/std are in pixel units, computed on the training split and saved with the weights,
     so a saved model can never be fed with the wrong statistics.
+
+    Args:
+        mean: per-channel mean, in pixel units (0..255).
+        std: per-channel standard deviation, in pixel units (all positive).
+
+    Input shape: ``(N, C, H, W)`` uint8 or float. Output shape: the same, float32.
+
+    Raises:
+        ModelError: a std is not positive, or the input has another number of channels.
+
+    >>> import torch
+    >>> norm = Normalize([127.5], [127.5])
+    >>> norm(torch.tensor([0, 255], dtype=torch.uint8).view(1, 1, 1, 2))
+    tensor([[[[-1.,  1.]]]])
     """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
@@ -38,5 +52,15 @@ class Normalize(nn.Module):
 
 
 def default_stats(in_channels: int) -> tuple[list[float], list[float]]:
-    """Neutral statistics (0..255 -> about -1..1) for a model built before the data is seen."""
+    """Neutral statistics (0..255 -> about -1..1) for a model built before the data is seen.
+
+    Args:
+        in_channels: number of channels.
+
+    Returns:
+        ``(mean, std)``, one value per channel, in pixel units.
+
+    >>> default_stats(3)
+    ([127.5, 127.5, 127.5], [127.5, 127.5, 127.5])
+    """
     return [127.5] * in_channels, [127.5] * in_channels

@@ -10,48 +10,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Callable
 
 from cnnlab.errors import TrainingError
 from cnnlab.files import atomic_write
 from cnnlab.training.rundir import save_resume
 from cnnlab.training.trainer import StopTraining
-
-
-class ProgressBar:
-    """A tqdm bar per epoch with loss, learning rate and images/s; a line of metrics after each epoch."""
-
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self.bar = None
-
-    def before_epoch(self, t):
-        if not self.enabled:
-            return
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=t.batches_in_epoch(t.epoch), initial=t.batch, unit="batch", leave=False,
-                        desc=f"{t.label} {t.epoch + 1}/{t.num_epochs}", dynamic_ncols=True)
-
-    def after_batch(self, t):
-        if self.bar is not None:
-            self.bar.update(1)
-            if t.batch % 10 == 0:
-                self.bar.set_postfix(loss=f"{t.loss.item():.3f}", lr=f"{t.lr:.2e}")
-
-    def after_epoch(self, t):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.enabled:
-            m = t.metrics
-            val = f"  val_loss {m['val_loss']:.4f}  val_acc {m['val_accuracy']:.2%}" if "val_loss" in m else ""
-            print(f"{t.label} {m['epoch']:>3}/{t.num_epochs}  train_loss {m['train_loss']:.4f}{val}"
-                  f"  {m['seconds']:.1f}s  {m['images_per_second']:,.0f} img/s", flush=True)
-
-    def after_fit(self, t):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 class History:
@@ -65,19 +29,23 @@ class History:
 
 
 class Checkpoint:
-    """Saves a resumable checkpoint after every epoch and when training is interrupted (Ctrl-C)."""
+    """Saves a resumable checkpoint after every epoch and when training is stopped (Ctrl-C, a cancelled job).
 
-    def __init__(self, run_dir, extra: dict, every_steps: int | None = None):
+    Args:
+        run_dir: the run directory.
+        extra: a function returning what else resume.json must hold (the run's configuration, time spent).
+        every_steps: also save every N steps (None: only at epoch ends and on a stop).
+    """
+
+    def __init__(self, run_dir, extra: Callable[[], dict], every_steps: int | None = None):
         self.run_dir, self.extra, self.every_steps = Path(run_dir), extra, every_steps
 
     def after_batch(self, t):
         if (self.every_steps and t.step % self.every_steps == 0) or t.stop_requested:
-            save_resume(self.run_dir, t, self.extra)
-            if t.stop_requested:
-                print(f"Checkpoint saved. Continue with: cnnlab train --out {self.run_dir} --resume", flush=True)
+            save_resume(self.run_dir, t, self.extra())
 
     def after_epoch(self, t):
-        save_resume(self.run_dir, t, self.extra)
+        save_resume(self.run_dir, t, self.extra())
 
 
 class EarlyStopping:

@@ -74,6 +74,52 @@ def misclassified_figure(images: torch.Tensor, labels, predictions, probabilitie
     return fig
 
 
+def skipped_files(meta: dict, test=None) -> list[tuple[str, str]]:
+    """Every file the run could not read, with the reason, from model.json and the test split.
+
+    ``meta["skipped_files"]`` may hold ``{"file", "reason"}`` dicts, ``[file, reason]`` pairs, or bare
+    file names (runs written by cnnlab 0.1, whose reasons are then looked up in ``test.skipped``).
+
+    >>> skipped_files({"skipped_files": [{"file": "a/x.jpg", "reason": "a/x.jpg: the file is empty (0 bytes)"}]})
+    [('a/x.jpg', 'the file is empty (0 bytes)')]
+    """
+    known = {str(p): why for p, why in getattr(test, "skipped", None) or []}
+    out: dict[str, str] = {}
+    for entry in meta.get("skipped_files") or []:
+        if isinstance(entry, dict):
+            path, why = str(entry.get("file", "")), entry.get("reason")
+        elif isinstance(entry, (list, tuple)):
+            path, why = str(entry[0]), entry[1] if len(entry) > 1 else None
+        else:
+            path, why = str(entry), None
+        out[path] = why or known.get(path) or "could not be read"
+    for path, why in known.items():
+        out.setdefault(path, why)
+    # the reasons start with the file name ("x.jpg: cannot decode ..."); the table shows it once
+    return [(p, why[len(p) + 2:] if why.startswith(f"{p}: ") else why) for p, why in out.items()]
+
+
+def skipped_section(skipped: list[tuple[str, str]]) -> list[str]:
+    """The report's "Files that could not be read" section (no lines when every file was read).
+
+    >>> print("\\n".join(skipped_section([("a/x.jpg", "the file is empty (0 bytes)")])))
+    ## Files that could not be read
+    <BLANKLINE>
+    1 file could not be read and was left out of training and testing:
+    <BLANKLINE>
+    | file | reason |
+    |---|---|
+    | `a/x.jpg` | the file is empty (0 bytes) |
+    """
+    if not skipped:
+        return []
+    n = len(skipped)
+    lines = ["## Files that could not be read", "",
+             f"{n} file{' could' if n == 1 else 's could'} not be read and {'was' if n == 1 else 'were'} "
+             "left out of training and testing:", "", "| file | reason |", "|---|---|"]
+    return lines + [f"| `{p}` | {' '.join(why.split()).replace('|', '/')} |" for p, why in skipped]
+
+
 def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -> Path:
     """Write the figures and report.md; returns the report path."""
     run_dir = Path(run_dir)
@@ -112,6 +158,9 @@ def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -
     lines += [f"| {c} | {a:.1%} |" for c, a in zip(classes, per_class)]
     if has_wrong:
         lines += ["", "## Misclassified test images", "", "![misclassified](misclassified.png)"]
+    section = skipped_section(skipped_files(meta, test))
+    if section:
+        lines += [""] + section
     lines += ["", "## Use it", "", "```",
               f"cnnlab predict {run_dir} photo.png", f"cnnlab evaluate {run_dir}", "```", ""]
     atomic_write(run_dir / "report.md", "\n".join(lines))

@@ -1,193 +1,225 @@
-"""From a data spec to a finished run directory: the function behind ``cnnlab train``.
+"""From a :class:`~cnnlab.config.RunConfig` to a finished run folder: the function behind ``cnnlab.train``.
 
->>> from cnnlab.training.run import train_run
->>> result = train_run("digits", "lecture_cnn", epochs=2, out="runs/digits",
-...                    model_args={"widths": (16, 32)}, progress=False)   # doctest: +SKIP
->>> result["metrics"]["test_accuracy"] > 0.8                              # doctest: +SKIP
-True
+    train(config, out=...)  ->  out/model.safetensors, model.json, history.jsonl, report.md, figures
+
+The folder is locked while the run writes it; a finished run is never replaced unless asked
+(``overwrite=True``); an interrupted run (Ctrl-C, a cancelled job, a crash) is continued with
+``resume=True`` using the configuration saved with it. Progress is reported as event dicts
+(:mod:`cnnlab.training.events`) to a console printer and to ``on_event``.
+
+>>> import tempfile
+>>> from cnnlab.training.run import train
+>>> meta = train(data="synthetic", epochs=2, out=tempfile.mkdtemp() + "/run", progress=False,
+...              model_args={"widths": [8, 16], "hidden": 16})
+>>> sorted(meta["metrics"])[:3]
+['epochs_run', 'test_accuracy', 'test_loss']
 """
 
 from __future__ import annotations
 
-import inspect
 import platform
 import time
 from pathlib import Path
+from typing import Callable
 
+import numpy
+import PIL
 import torch
 
-from cnnlab import __version__
-from cnnlab.data.imageset import ImageSet
-from cnnlab.data.sources import load_dataset
-from cnnlab.errors import ConfigError, RunError
-from cnnlab.files import clean_temporaries, read_json
-from cnnlab.models import create_model
-from cnnlab.models.registry import _REGISTRY, list_models
-from cnnlab.training.callbacks import Checkpoint, History, NonFiniteGuard, ProgressBar
+from cnnlab._version import __version__
+from cnnlab.config import RUNTIME_OPTIONS, RunConfig, flat_key, resolve_training
+from cnnlab.data.imageset import ImageSet, merge_notes, merge_skipped
+from cnnlab.data.splits import load_splits
+from cnnlab.errors import CnnlabError, ConfigError, Interrupted
+from cnnlab.files import clean_temporaries, read_json, write_json
+from cnnlab.models.registry import ModelInfo, create_model, model_info
+from cnnlab.training.callbacks import Checkpoint, History, NonFiniteGuard
+from cnnlab.training.events import Broadcast, ConsolePrinter, EventRelay
+from cnnlab.training.lock import RunLock, drop_previous, prepare_out, restore_previous
+from cnnlab.training.report import write_report
 from cnnlab.training.rundir import load_resume, save_model
-from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
+from cnnlab.training.trainer import Trainer, TrainResult, evaluate
+from cnnlab.training.transfer import fit_transfer
 
-DEFAULT_AUGMENT = "flip"  # the scratch recipe's augmentation, chosen by time-to-accuracy (bench/train_speed.py)
-FOLDER_IMAGE_SIZE = 64  # photos are decoded at this size for models trained from scratch
+FEW_STEPS = 100  # fewer optimizer steps than this rarely trains a network from scratch: say so
 
 
 def versions() -> dict:
-    import numpy
-    import PIL
-
+    """Versions of cnnlab and the libraries that shape a run's numbers (saved in model.json)."""
     return {"cnnlab": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "pillow": PIL.__version__, "python": platform.python_version()}
 
 
-def is_pretrained_arch(name: str) -> bool:
-    return name.startswith("timm:") or name in ("efficientnet_lite0",)
+def train(config: RunConfig | dict | str | Path | None = None, *, out: str | Path = "runs/run", resume: bool = False,
+          overwrite: bool = False, progress: bool = True, on_event: Callable[[dict], None] | None = None,
+          feature_cache: bool = True, **options) -> dict:
+    """Train a model and write a complete run folder.
 
+    Args:
+        config: a :class:`RunConfig`, a dict, or the path of a JSON file (None: the defaults).
+        out: the run folder to write.
+        resume: continue the interrupted run in ``out`` with its saved configuration.
+        overwrite: replace a finished or interrupted run in ``out``.
+        progress: print progress (bars only on a terminal, one line per epoch).
+        on_event: also send every event dict (see :mod:`cnnlab.training.events`) to this function.
+        feature_cache: transfer runs train the head from cached backbone features.
+        **options: flat options on top of ``config`` (``data="digits", epochs=3, batch_size=64``...).
 
-def build_model(name: str, train: ImageSet, model_args: dict | None = None, pretrained: bool = False):
-    """create_model with what the data implies: classes, channels, image size, normalization stats."""
-    list_models()  # load the registry
-    args = dict(model_args or {})
-    builder = _REGISTRY.get(name)
-    accepted = inspect.signature(builder).parameters if builder else {}
-    if "image_size" in accepted:
-        args.setdefault("image_size", list(train.image_size))
-    if "mean" in accepted and "mean" not in args:
-        args["mean"], args["std"] = train.mean_std()
-    if pretrained:
-        args["pretrained"] = True
-    in_channels = 3 if is_pretrained_arch(name) else train.channels
-    return create_model(name, num_classes=len(train.classes), in_channels=in_channels, **args)
+    Returns:
+        The run's model.json as a dict (``meta["metrics"]["test_accuracy"]``...).
 
-
-def load_data(spec: str, model: str, image_size: int | None = None, progress: bool = True):
-    options = {}
-    if spec.startswith("folder:"):
-        size = image_size or (224 if is_pretrained_arch(model) else FOLDER_IMAGE_SIZE)
-        options = {"image_size": size, "progress": progress}
-    train = load_dataset(spec, "train", **options)
-    test = load_dataset(spec, "test", **options)
-    return train, test
-
-
-def train_run(data: str = "fashion-mnist", model: str = "lecture_cnn", epochs: int = 8, out: str = "runs/run",
-              seed: int = 0, per_class: int | None = None, batch_size: int | None = None, lr: float | None = None,
-              augment: str | None = "auto", val_fraction: float = 0.1, device: str = "auto",
-              precision: str = "auto", image_size: int | None = None, model_args: dict | None = None,
-              pretrained: bool = False, freeze: bool = False, fine_tune: int | None = None,
-              compile: bool = False, tta: bool | None = None, resume: bool = False, progress: bool = True,
-              feature_cache: bool = True) -> dict:
-    """Train ``model`` on ``data`` and write a complete run directory to ``out``; returns model.json."""
+    Raises:
+        ConfigError: a bad option, or an option that conflicts with the saved run when resuming.
+        RunError: the folder is in use, holds a finished run (without overwrite) or other files.
+        Interrupted: the run was stopped; the message says how to continue it.
+    """
     out = Path(out)
-    params = dict(data=data, model=model, epochs=epochs, seed=seed, per_class=per_class, batch_size=batch_size,
-                  lr=lr, augment=augment, val_fraction=val_fraction, image_size=image_size,
-                  model_args=model_args or {}, pretrained=pretrained, freeze=freeze, fine_tune=fine_tune,
-                  tta=tta, precision=precision)
-    if resume:
-        if not (out / "resume.json").is_file():
-            raise RunError(f"nothing to resume in {out} (no resume.json); start a new run without --resume")
-        saved = read_json(out / "resume.json")["params"]
-        saved["epochs"] = epochs if epochs is not None else saved["epochs"]
-        params = saved
-    elif (out / "resume.json").is_file():
-        raise RunError(f"{out} holds an interrupted run; continue it with --resume, "
-                       "or choose another --out directory")
-    if params["epochs"] is None:
-        params["epochs"] = 8
-    check_options(params)
-    out.mkdir(parents=True, exist_ok=True)
-    clean_temporaries(out)
-    p = params
-    train, test = load_data(p["data"], p["model"], p["image_size"], progress)
-    if p["per_class"]:
-        train = train.per_class(p["per_class"], seed=p["seed"])
-    val = None
-    if p["val_fraction"] and len(train) >= 4 * len(train.classes):
-        train, val = train.split(p["val_fraction"], seed=p["seed"])
-    torch.manual_seed(p["seed"])  # the initial weights come from the seed too
-    net = build_model(p["model"], train, p["model_args"], p["pretrained"])
-    aug = p["augment"]
-    if aug == "auto":
-        aug = None if is_pretrained_arch(p["model"]) else DEFAULT_AUGMENT
-    # flip test-time augmentation pays only when the model was trained on mirrored images
-    tta = p["tta"] if p["tta"] is not None else bool(aug and "flip" in aug)
-    config = TrainConfig(epochs=p["epochs"], seed=p["seed"], augment=aug, device=device,
-                         precision=p["precision"], compile=compile, tta=tta)
-    if is_pretrained_arch(p["model"]):
-        config.batch_size, config.eval_batch_size = 32, 64  # 224x224 images: smaller batches
-    if p["batch_size"]:
-        config.batch_size = p["batch_size"]
-    if p["lr"]:
-        config.lr = p["lr"]
-    config.batch_size = min(config.batch_size, max(2, len(train)))
+    emit = Broadcast(ConsolePrinter() if progress else None, on_event)
+    with RunLock(out):
+        state = prepare_out(out, resume, overwrite)
+        try:
+            cfg = _resumed_config(out, config, options) if resume else RunConfig.build(config, **options)
+            cfg.validate()
+            clean_temporaries(out)
+            saved = read_json(out / "resume.json") if resume else {}
+            if not resume:  # from now on an interruption at any moment leaves a resumable run
+                write_json(out / "resume.json", {"config": cfg.to_dict(), "train_seconds": 0.0})
+            emit({"event": "started", "run": str(out), "config": cfg.to_dict(), "resume": resume})
+            meta = _run(cfg, out, emit, float(saved.get("train_seconds", 0.0)), feature_cache, resume)
+        except KeyboardInterrupt:
+            message = (f"interrupted before training finished; nothing was lost. Continue with: "
+                       f"cnnlab train --out {out} --resume")
+            emit({"event": "interrupted", "run": str(out), "message": message, "resume": True})
+            raise Interrupted(message) from None
+        except Interrupted as e:
+            emit({"event": "interrupted", "run": str(out), "message": str(e), "resume": True})
+            raise
+        except Exception as e:
+            kind = "user" if isinstance(e, CnnlabError) else "bug"
+            emit({"event": "failed", "run": str(out), "message": str(e), "kind": kind})
+            if overwrite:
+                restore_previous(out)  # a failed replacement gives the old run back, untouched
+            elif state == "new" and not (out / "resume.safetensors").exists():
+                (out / "resume.json").unlink(missing_ok=True)  # nothing to resume: leave the folder as it was
+            raise
+        drop_previous(out)
+        emit({"event": "finished", "run": str(out), "metrics": meta["metrics"], "result": meta})
+        return meta
 
+
+def _resumed_config(out: Path, config, options: dict) -> RunConfig:
+    """The saved configuration; options given again must agree with it (runtime options may change)."""
+    saved = read_json(out / "resume.json")
+    # cnnlab 0.1 saved flat "params"; later versions the nested config
+    cfg = RunConfig.from_dict(saved["config"] if "config" in saved else saved.get("params", {}))
+    given = RunConfig.build(config).flat() if config is not None else {}
+    given.update({flat_key(k): v for k, v in options.items()})
+    saved_flat = cfg.flat()
+    for key, value in sorted(given.items()):
+        if key in RUNTIME_OPTIONS:
+            cfg = cfg.merge({key: value})
+        elif value != saved_flat[key]:
+            raise ConfigError(key, value, f"the interrupted run's own value {saved_flat[key]!r}",
+                              hint="a resumed run keeps its settings: leave this option out, or train a new run "
+                                   "into another folder")
+    return cfg
+
+
+def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: bool, resume: bool) -> dict:
+    info = model_info(cfg.model.name)
+    train_set, val_set, test_set = load_splits(
+        cfg.data.source, val_fraction=cfg.data.val_fraction, per_class=cfg.data.per_class, seed=cfg.training.seed,
+        image_size=cfg.data.image_size or cfg.model.args.get("input_size") or info.folder_image_size, on_event=emit)
+    for text in merge_notes(*(s for s in (train_set, val_set, test_set) if s is not None)):
+        emit({"event": "note", "text": text})
+    torch.manual_seed(cfg.training.seed)  # the initial weights come from the seed too
+    net = build_model(cfg, train_set, info)
+    tcfg = resolve_training(cfg.training, cfg.model.name, len(train_set))
+    steps = int(tcfg.epochs * max(1, len(train_set) // tcfg.batch_size))
+    if steps < FEW_STEPS and not cfg.model.freeze:
+        emit({"event": "note", "text": f"only {steps} training steps ({len(train_set)} images, batch "
+                                       f"{tcfg.batch_size}, {tcfg.epochs:g} epochs): a network trained from scratch "
+                                       "learns little in so few steps; train for more epochs or use more images"})
     t0 = time.perf_counter()
-    if p["freeze"] and is_pretrained_arch(p["model"]):
-        from cnnlab.training.transfer import fit_transfer
 
-        # no resume files: the features are cached on disk, so a restarted transfer run redoes only the head
-        trainer = fit_transfer(net, train, val, config, fine_tune=p["fine_tune"], run_dir=out,
-                               progress=progress, feature_cache=feature_cache)
+    def extra() -> dict:
+        return {"config": cfg.to_dict(), "train_seconds": seconds_before + time.perf_counter() - t0}
+
+    callbacks = [NonFiniteGuard(), EventRelay(emit), History(out)]
+    if cfg.model.freeze:
+        # no mid-run checkpoints: features are cached on disk, so a resumed transfer run starts again in seconds
+        result = fit_transfer(net, train_set, val_set, tcfg, fine_tune=cfg.model.fine_tune, callbacks=callbacks,
+                              on_event=emit, feature_cache=feature_cache)
+        how = "a transfer run starts again from its cached features"
     else:
-        trainer = Trainer(net, train, val, config, callbacks=[
-            NonFiniteGuard(), ProgressBar(progress), History(out), Checkpoint(out, {"params": params})])
-        if resume:
+        trainer = Trainer(net, train_set, val_set, tcfg, callbacks=[*callbacks, Checkpoint(out, extra)])
+        if resume and (out / "resume.safetensors").is_file():
             load_resume(out, trainer)
-            print(f"resuming {out} at epoch {trainer.epoch + 1}, batch {trainer.batch}", flush=True)
-        trainer.fit()
-    seconds = time.perf_counter() - t0
-    if trainer.interrupted:
-        raise KeyboardInterrupt
-    return finish_run(out, trainer, train, val, test, params, seconds)
+            emit({"event": "note", "text": f"resuming {out} at epoch {trainer.epoch + 1}, batch {trainer.batch}"})
+        result = trainer.fit()
+        how = "it continues from the last checkpoint"
+    if result.interrupted:
+        write_json(out / "resume.json", dict(read_json(out / "resume.json"), **extra()))
+        raise Interrupted(f"interrupted; continue with: cnnlab train --out {out} --resume ({how})")
+    return finish_run(out, result, cfg, train_set, val_set, test_set, extra()["train_seconds"])
 
 
-def check_options(p: dict) -> None:
-    """Refuse option combinations that would silently do something else than asked."""
-    pretrained_arch = is_pretrained_arch(p["model"])
-    if p["pretrained"] and not pretrained_arch:
-        raise ConfigError("pretrained", True, f"a model with pretrained weights: {p['model']} has no pretrained weights; "
-                         "use --model efficientnet_lite0 (offline) or timm:NAME (online)")
-    if p["freeze"] and not p["pretrained"]:
-        raise ConfigError("freeze", True, "--pretrained too: --freeze keeps a pretrained feature extractor fixed: add --pretrained")
-    if p["fine_tune"] is not None and not p["freeze"]:
-        raise ConfigError("fine_tune", p["fine_tune"], "--pretrained --freeze too: --fine-tune N starts from a frozen extractor: add --pretrained --freeze")
-    if p["fine_tune"] is not None and not 0 <= p["fine_tune"] <= p["epochs"]:
-        raise ConfigError("fine_tune", p["fine_tune"], f"a number between 0 and --epochs ({p['epochs']})")
+def build_model(cfg: RunConfig, train_set: ImageSet, info: ModelInfo | None = None) -> torch.nn.Module:
+    """``create_model`` with what the data implies: classes, channels, image size, normalization statistics.
+
+    Args:
+        cfg: the run configuration (model name, arguments, pretrained).
+        train_set: the training images.
+        info: the model's registry entry (looked up when None).
+
+    Returns:
+        The new model (random or pretrained weights, a new head for the data's classes).
+    """
+    info = info or model_info(cfg.model.name)
+    args = dict(cfg.model.args)
+    if info.input_size is None:  # a scratch network built for the data's size and statistics
+        args.setdefault("image_size", list(train_set.image_size))
+        if "mean" not in args:
+            args["mean"], args["std"] = train_set.mean_std()
+    if cfg.model.pretrained:
+        args["pretrained"] = True
+    in_channels = info.channels or train_set.channels
+    return create_model(cfg.model.name, num_classes=len(train_set.classes), in_channels=in_channels, **args)
 
 
-def finish_run(out: Path, trainer, train, val, test, params: dict, seconds: float) -> dict:
+def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_set, test_set, seconds: float) -> dict:
     """Evaluate on the test split, save model + model.json, write the report, drop the resume files."""
-    from cnnlab.training.report import write_report
-
-    net = trainer.model
-    result = evaluate(net, test, trainer.config.eval_batch_size, trainer.device, tta=trainer.config.tta,
-                      amp_dtype=trainer.amp_dtype)
-    metrics = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "train_seconds": round(seconds, 2),
-               "epochs_run": len(trainer.history)}
-    if trainer.history and "val_accuracy" in trainer.history[-1]:
-        metrics["val_accuracy"] = trainer.history[-1]["val_accuracy"]
+    net, tcfg = result.model, result.config
+    scores = evaluate(net, test_set, tcfg.eval_batch_size, result.device, tta=tcfg.tta, amp_dtype=result.amp_dtype)
+    metrics = {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"], "train_seconds": round(seconds, 2),
+               "epochs_run": len(result.history)}
+    if result.history and "val_accuracy" in result.history[-1]:
+        metrics["val_accuracy"] = result.history[-1]["val_accuracy"]
+    skipped = dict(merge_skipped(*(s for s in (train_set, val_set, test_set) if s is not None)))
     meta = {
-        "format": "cnnlab-run/1",
+        "format": "cnnlab-run/2",
         "architecture": net.cnnlab_config,
-        "classes": list(train.classes),
-        "input": {"channels": train.channels, "size": list(train.image_size)},
+        "classes": list(train_set.classes),
+        "input": {"channels": train_set.channels, "size": list(train_set.image_size)},
         "normalization": _normalization(net),
         "pretrained_cfg": getattr(net, "pretrained_cfg", None),
-        "data": params["data"],
-        "augment": trainer.config.augment,
-        "sizes": {"train": len(train), "val": len(val) if val is not None else 0, "test": len(test)},
-        "skipped_files": [s[0] for s in test.skipped],
+        "data": cfg.data.source,
+        "augment": tcfg.augment,
+        "sizes": {"train": len(train_set), "val": len(val_set) if val_set is not None else 0, "test": len(test_set)},
+        "skipped_files": [[p, why] for p, why in sorted(skipped.items())],
         "parameters": sum(q.numel() for q in net.parameters()),
-        "training": trainer.config.to_dict(),
-        "params": params,
-        "device": str(trainer.device),
-        "precision": str(trainer.amp_dtype or torch.float32).replace("torch.", ""),
+        "config": cfg.to_dict(),
+        "training": tcfg.to_dict(),
+        "device": str(result.device),
+        "precision": str(result.amp_dtype or torch.float32).replace("torch.", ""),
         "metrics": metrics,
+        "timings": result.timings,
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     net_cpu = net.to("cpu").to(memory_format=torch.contiguous_format)
     save_model(out, net_cpu, meta)
-    write_report(out, meta, trainer.history, test, result)
+    write_report(out, meta, result.history, test_set, scores)
     for name in ("resume.json", "resume.safetensors"):
         (out / name).unlink(missing_ok=True)
     return meta
@@ -201,42 +233,4 @@ def _normalization(net) -> dict:
             "units": "pixel values 0..255"}
 
 
-def evaluate_run(run_dir, data: str | None = None, device: str = "auto") -> dict:
-    """Test accuracy of a saved run on its own test split or on ``data``."""
-    from cnnlab.device import pick_device
-    from cnnlab.training.rundir import load_model
-
-    dev = pick_device(device)
-    net, meta = load_model(run_dir, dev)
-    spec = data or meta["data"]
-    size = meta["input"]["size"][0] if spec.startswith("folder:") else None
-    _, test = load_data(spec, meta["architecture"]["name"], size, progress=False)
-    test = match_channels(test, meta["input"]["channels"])
-    if test.classes != meta["classes"]:
-        raise RunError(f"the classes of {spec} ({', '.join(test.classes[:5])}...) differ from the model's "
-                       f"({', '.join(meta['classes'][:5])}...)")
-    from cnnlab.device import autocast_dtype
-
-    # the same test-time augmentation as the run's own test score (flip TTA when it trained on flips)
-    tta = meta.get("training", {}).get("tta", False)
-    r = evaluate(net, test, device=dev, tta=tta, amp_dtype=autocast_dtype(dev, "auto"))
-    return {"run": str(run_dir), "data": spec, "test_accuracy": r["accuracy"], "test_loss": r["loss"],
-            "images": len(test)}
-
-
-def match_channels(data: ImageSet, channels: int) -> ImageSet:
-    """Convert an ImageSet's images to the model's channel count (gray <-> RGB)."""
-    if data.channels == channels:
-        return data
-    x = data.images
-    if channels == 3 and x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1).contiguous()
-    elif channels == 1 and x.shape[1] == 3:
-        w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-        x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
-    else:
-        raise RunError(f"cannot convert {x.shape[1]}-channel images to {channels} channels")
-    return ImageSet(x, data.labels, data.classes, data.source, data.skipped)
-
-
-__all__ = ["train_run", "evaluate_run", "build_model"]
+__all__ = ["build_model", "train", "versions"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from cnnlab.errors import RunError
+from cnnlab.errors import ModelError, RunError
 from cnnlab.files import (
     load_tensors,
     read_json,
@@ -41,19 +41,87 @@ def save_model(run_dir, model: torch.nn.Module, meta: dict) -> None:
 
 
 def load_model(run_dir, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model from model.json and load model.safetensors. No pickle involved."""
+    """Rebuild a finished run's model from model.json and model.safetensors (no pickle), checked before use.
+
+    Everything is checked here, once, so that no later step (predict, evaluate, explain) fails
+    obscurely: the folder is a finished run, the weights fit the architecture, the model takes the
+    images model.json describes (channels and size) and gives one output per class it lists.
+
+    Args:
+        run_dir: the run folder (made by ``cnnlab train --out DIR``).
+        device: where to put the model.
+
+    Returns:
+        ``(model, meta)``: the model in eval mode and the contents of model.json.
+
+    Raises:
+        RunError: not a run folder, an interrupted run, or files that do not fit together; the message
+            says how to fix it.
+
+    >>> import tempfile
+    >>> from cnnlab.models import create_model
+    >>> run = tempfile.mkdtemp()
+    >>> net = create_model("mlp", num_classes=2, in_channels=1, image_size=8)
+    >>> save_model(run, net, {"architecture": net.cnnlab_config, "classes": ["cat", "dog"],
+    ...                       "input": {"channels": 1, "size": [8, 8]}})
+    >>> model, meta = load_model(run)
+    >>> meta["classes"]
+    ['cat', 'dog']
+    """
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        what = "is a file, not a run folder" if run_dir.exists() else "does not exist, so there is no trained model"
+        raise RunError(f"{run_dir} {what}; a run folder is made by: cnnlab train --out DIR")
     if not (run_dir / "model.json").is_file():
-        raise RunError(f"{run_dir} holds no trained model (model.json missing); "
-                       f"train one with: cnnlab train --out {run_dir}")
+        if (run_dir / "resume.json").is_file():
+            raise RunError(f"{run_dir}: this run was interrupted, so it has no finished model yet; "
+                           f"finish it with: cnnlab train --out {run_dir} --resume")
+        raise RunError(f"{run_dir} holds no trained model (no model.json); a run folder is made by: "
+                       "cnnlab train --out DIR")
     meta = read_json(run_dir / "model.json")
+    lacking = [k for k in ("architecture", "classes", "input") if k not in meta]
+    if lacking:
+        raise RunError(f"{run_dir}/model.json has no {', '.join(lacking)}: it is damaged or was not written by "
+                       "cnnlab train; train the run again")
     model = model_from_config(meta["architecture"])
     state = load_tensors(run_dir / "model.safetensors")
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # a tensor of another shape than the architecture's
+        raise RunError(f"{run_dir}: model.safetensors does not fit the architecture in model.json "
+                       f"({_first_line(e)}); the two files come from different runs: train the run again") from None
     if missing or unexpected:
         raise RunError(f"{run_dir}: weights do not fit the architecture (missing {missing[:3]}, "
                        f"unexpected {unexpected[:3]})")
+    _check_input_and_classes(run_dir, model.eval(), meta)
     return model.to(device).to(memory_format=torch.channels_last).eval(), meta
+
+
+def _first_line(e: Exception) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return " ".join(lines[:2])[:300]
+
+
+def _check_input_and_classes(run_dir: Path, model: torch.nn.Module, meta: dict) -> None:
+    """One forward pass of a blank image of the size model.json gives: it must work and give one score per class."""
+    inp, classes = meta["input"], meta["classes"]
+    try:
+        c, (h, w) = int(inp["channels"]), (int(v) for v in inp["size"])
+    except (KeyError, TypeError, ValueError):
+        raise RunError(f"{run_dir}/model.json: 'input' should hold channels and size [H, W], "
+                       f"not {inp!r}; the file is damaged: train the run again") from None
+    probe = torch.zeros(1, c, h, w, dtype=torch.uint8)  # (N, C, H, W)
+    try:
+        with torch.inference_mode():
+            outputs = model(probe).shape[-1]
+    except (ModelError, RuntimeError) as e:
+        raise RunError(f"{run_dir}: model.json says the model takes {c}-channel {w}x{h} images, but its first "
+                       f"layers do not accept them ({_first_line(e)}); the files do not belong together: "
+                       "train the run again") from None
+    if outputs != len(classes):
+        raise RunError(f"{run_dir}: model.json lists {len(classes)} classes but the model gives {outputs} scores "
+                       "per image; the files do not belong together (copied from different runs?): "
+                       "train the run again, or put back its own model.json")
 
 
 # ---------------------------------------------------------------- resumable training state

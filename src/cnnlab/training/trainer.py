@@ -15,39 +15,62 @@ so a run stopped after any step and resumed gives bit-identical weights on CPU.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnlab.config import TrainConfig, resolve_training
+from cnnlab.data.augment import parse_augment
+from cnnlab.data.features import FeatureSet, inputs_of
 from cnnlab.data.imageset import ImageSet
 from cnnlab.device import autocast_dtype, pick_device
 from cnnlab.errors import ConfigError
 
+EVENTS = ("before_fit", "before_epoch", "before_batch", "after_loss", "after_batch", "after_epoch", "after_fit")
+
 
 @dataclass
-class TrainConfig:
-    epochs: float = 8  # may be fractional (1.5 = one epoch and half of another); the schedule spans exactly that
-    batch_size: int = 256
-    lr: float = 8e-3  # peak of the one-cycle schedule (chosen by time-to-accuracy, see bench/train_speed.py)
-    weight_decay: float = 5e-2  # AdamW's decoupled decay
-    label_smoothing: float = 0.1
-    warmup: float = 0.25  # share of steps spent rising to the peak learning rate
-    seed: int = 0
-    augment: str | None = None  # spec, see cnnlab.data.augment
-    device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16
-    channels_last: bool = True
-    compile: bool = False
-    eval_batch_size: int = 1024
-    tta: bool = False  # average predictions over the image and its mirror at evaluation
+class TrainResult:
+    """What a finished (or stopped) training returns, from scratch or by transfer learning.
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    Args:
+        model: the trained network (on ``device``).
+        history: one dict of metrics per epoch.
+        config: the resolved training settings used.
+        device: where it trained.
+        amp_dtype: the autocast dtype used (None for float32).
+        interrupted: True when it stopped early on request (Ctrl-C, a cancelled job).
+        timings: seconds spent in each phase.
+    """
+
+    model: nn.Module
+    history: list
+    config: TrainConfig
+    device: torch.device
+    amp_dtype: object = None
+    interrupted: bool = False
+    timings: dict = field(default_factory=dict)
+
+
+def check_callback(cb) -> None:
+    """Refuse a callback with a method that looks like an event but is not one (``after_epcoh`` would never fire).
+
+    Raises:
+        ConfigError: naming the method and the closest event.
+    """
+    for name in dir(cb):
+        if name.startswith("_") or name in EVENTS or not callable(getattr(cb, name, None)):
+            continue
+        close = difflib.get_close_matches(name, EVENTS, n=1, cutoff=0.75)
+        if name.startswith(("before_", "after_", "on_")) or close:
+            raise ConfigError(f"{type(cb).__name__}.{name}", "method", "an event name: " + ", ".join(EVENTS),
+                              hint=f"did you mean {close[0]!r}?" if close else "")
 
 
 class StopTraining(Exception):
@@ -70,9 +93,8 @@ def one_cycle(step: int, total: int, peak: float, warmup: float = 0.25) -> float
 class Trainer:
     def __init__(self, model: nn.Module, train_set: ImageSet, val_set: ImageSet | None = None,
                  config: TrainConfig | None = None, callbacks=(), optimizer=None, param_groups=None):
-        from cnnlab.data.augment import parse_augment
-
-        self.config = config or TrainConfig()
+        name = getattr(model, "cnnlab_config", {}).get("name")
+        self.config = resolve_training(config or TrainConfig(), name, len(train_set))
         self.device = pick_device(self.config.device)
         self.model = model.to(self.device)
         if self.config.channels_last:
@@ -92,16 +114,21 @@ class Trainer:
             raise ConfigError("epochs", self.config.epochs, "a number of epochs above 0")
         self.total_steps = max(1, round(self.config.epochs * self.batches_per_epoch))
         self.num_epochs = math.ceil(self.total_steps / self.batches_per_epoch)  # the last one may be partial
-        self.callbacks = list(callbacks)
+        self.callbacks = []
+        for cb in callbacks:
+            self.add_callback(cb)
         self.epoch = self.step = self.batch = 0
         self.history: list[dict] = []
         self.loss = torch.tensor(float("nan"))
         self.stop_requested = False
         self.interrupted = False
+        self.epoch_offset = 0  # epochs of an earlier phase (transfer: head epochs before fine-tuning)
         self.label = "epoch"  # what the progress bar calls this phase ("head", "fine-tune", ...)
 
     # ------------------------------------------------------------------ events
     def add_callback(self, cb) -> None:
+        """Hook ``cb`` into the loop: its methods named after :data:`EVENTS` are called with the trainer."""
+        check_callback(cb)
         self.callbacks.append(cb)
 
     def fire(self, event: str) -> None:
@@ -140,9 +167,10 @@ class Trainer:
         self.loss.backward()
         self.optimizer.step()
 
-    def fit(self) -> list[dict]:
+    def fit(self) -> TrainResult:
+        """Train to the end of the schedule (or until stopped); returns a :class:`TrainResult`."""
         cfg = self.config
-        images, labels = self.train_set.images, self.train_set.labels
+        images, labels = inputs_of(self.train_set), self.train_set.labels
         bs = cfg.batch_size
         previous = signal.getsignal(signal.SIGINT)
         with contextlib.suppress(ValueError):  # not in the main thread: no Ctrl-C handling
@@ -185,17 +213,16 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
         self.fire("after_fit")
-        return self.history
+        return TrainResult(self.model, self.history, self.config, self.device, self.amp_dtype, self.interrupted)
 
     def _on_sigint(self, signum, frame) -> None:
         if self.stop_requested:  # second Ctrl-C: stop now
             raise KeyboardInterrupt
-        self.stop_requested = True
-        print("\nStopping after this batch and saving a checkpoint (Ctrl-C again to abort at once)...",
-              flush=True)
+        self.stop_requested = True  # the loop stops after this batch; callbacks save a checkpoint
 
     def end_of_epoch_metrics(self) -> dict:
-        m = {"epoch": self.epoch + 1, "step": self.step, "lr": self.lr, "train_loss": self.loss.item(),
+        m = {"epoch": self.epoch_offset + self.epoch + 1, "step": self.step, "lr": self.lr,
+             "train_loss": self.loss.item(),
              "seconds": round(self.epoch_seconds, 3),
              "images_per_second": round(self.epoch_images / max(self.epoch_seconds, 1e-9), 1)}
         if self.val_set is not None and len(self.val_set):
@@ -227,10 +254,10 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 102
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 
-def evaluate(model: nn.Module, data: ImageSet, batch_size: int = 1024, device=None, tta: bool = False,
+def evaluate(model: nn.Module, data: ImageSet | FeatureSet, batch_size: int = 1024, device=None, tta: bool = False,
              amp_dtype=None) -> dict:
     """Accuracy, mean cross-entropy, predictions and probabilities on an ImageSet."""
-    logits = predict_logits(model, data.images, batch_size, device, tta, amp_dtype)
+    logits = predict_logits(model, inputs_of(data), batch_size, device, tta, amp_dtype)
     labels = data.labels
     loss = F.cross_entropy(logits, labels).item() if len(labels) else float("nan")
     pred = logits.argmax(1)

@@ -17,32 +17,23 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from typing import Callable
 
 import torch
 import torch.nn as nn
 
+from cnnlab.config import resolve_training
+from cnnlab.data.augment import parse_augment
+from cnnlab.data.cache import cache_dir
+from cnnlab.data.features import FeatureSet
 from cnnlab.data.imageset import ImageSet
 from cnnlab.device import autocast_dtype, pick_device
 from cnnlab.files import load_tensors, save_tensors
-from cnnlab.training.callbacks import History, NonFiniteGuard, ProgressBar
-from cnnlab.training.trainer import TrainConfig, Trainer, step_seed
+from cnnlab.training.trainer import TrainConfig, Trainer, TrainResult, step_seed
 
 FINE_TUNE_LR_SCALE = 0.1
 DEFAULT_VIEWS = 4
-
-
-@dataclass
-class FeatureSet:
-    """Cached backbone features (N, F) with labels: trains the head like an ImageSet trains a CNN."""
-
-    images: torch.Tensor  # float (N, F) — named like ImageSet's field so the Trainer needs no special case
-    labels: torch.Tensor
-    classes: list[str]
-    skipped: list = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def freeze_backbone(model: nn.Module) -> None:
@@ -99,33 +90,57 @@ def cache_key(model: nn.Module, data: ImageSet, augment: str | None, views: int)
 
 
 def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device=None,
-                     amp_dtype=None, progress: bool = True, desc: str = "features") -> torch.Tensor:
-    """Backbone features (N, F) for uint8 images (N, C, H, W), in eval mode."""
-    from tqdm.auto import tqdm
+                     amp_dtype=None, on_event: Callable[[dict], None] | None = None,
+                     stage: str = "features") -> torch.Tensor:
+    """Backbone features for uint8 images, in eval mode.
 
+    Args:
+        model: a pretrained classifier with ``forward_features`` (and ``backbone.num_features``).
+        images: uint8 (N, C, H, W).
+        batch_size: images per forward pass.
+        device: where to compute (default cpu).
+        amp_dtype: autocast dtype (None: float32).
+        on_event: called with ``{"event": "stage", "stage": stage, "done": i, "total": N}`` as batches finish.
+        stage: the stage's name in those events.
+
+    Returns:
+        float32 (N, F) on the CPU.
+    """
     device = device or torch.device("cpu")
     was = model.training
     # outside inference mode: parameters converted inside it could never require grad again
     model.eval().to(memory_format=torch.channels_last)  # ~1.8x faster on CPU with bf16 (measured at 224x224)
     out = []
-    bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress or len(images) < 200, leave=False)
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             f = model.forward_features(x)
         out.append(f.float().cpu())
-        bar.update(len(x))
-    bar.close()
+        if on_event:
+            on_event({"event": "stage", "stage": stage, "done": min(i + batch_size, len(images)),
+                      "total": len(images), "unit": "img"})
     model.train(was)
     return torch.cat(out) if out else torch.zeros(0, model.backbone.num_features)
 
 
 def cached_features(model, data: ImageSet, augment: str | None = None, views: int = 1, seed: int = 0,
-                    device=None, amp_dtype=None, progress: bool = True, use_cache: bool = True) -> FeatureSet:
-    """Features of ``data`` (and of ``views - 1`` augmented copies), from the disk cache when possible."""
-    from cnnlab.data.augment import parse_augment
-    from cnnlab.data.sources import cache_dir
+                    device=None, amp_dtype=None, on_event: Callable[[dict], None] | None = None,
+                    use_cache: bool = True) -> FeatureSet:
+    """Features of ``data`` (and of ``views - 1`` augmented copies), from the disk cache when possible.
 
+    Args:
+        model: a pretrained classifier with a frozen backbone.
+        data: the images.
+        augment: augmentation spec for the extra views (None: one view, the originals).
+        views: how many versions of each image (view 0 is the original).
+        seed: seed of the augmented views.
+        device, amp_dtype: where and in which precision to run the backbone.
+        on_event: receives stage events while features are computed.
+        use_cache: read and write ``cache_dir()/features``.
+
+    Returns:
+        A FeatureSet with ``views * len(data)`` rows.
+    """
     views = views if augment else 1
     path = cache_dir() / "features" / f"{cache_key(model, data, augment, views)}.safetensors"
     if use_cache and path.is_file():
@@ -137,12 +152,12 @@ def cached_features(model, data: ImageSet, augment: str | None = None, views: in
         images = data.images
         if v > 0:
             images = pipeline(images, generator=torch.Generator().manual_seed(step_seed(seed, -1000 - v)))
-        feats.append(extract_features(model, images, device=device, amp_dtype=amp_dtype, progress=progress,
-                                      desc=f"features (view {v + 1}/{views})" if views > 1 else "features"))
+        feats.append(extract_features(model, images, device=device, amp_dtype=amp_dtype, on_event=on_event,
+                                      stage=f"features (view {v + 1}/{views})" if views > 1 else "features"))
         labels.append(data.labels)
     fs = FeatureSet(torch.cat(feats), torch.cat(labels), list(data.classes))
     if use_cache:
-        save_tensors(path, {"features": fs.images, "labels": fs.labels})
+        save_tensors(path, {"features": fs.features, "labels": fs.labels})
     return fs
 
 
@@ -157,64 +172,65 @@ class _HeadOnly(nn.Module):
         return self.head(x)
 
 
-@dataclass
-class TransferResult:
-    """What finish_run needs: the full model, its history and the training settings."""
-
-    model: nn.Module
-    history: list
-    config: TrainConfig
-    device: torch.device
-    amp_dtype: object
-    interrupted: bool = False
-    timings: dict = field(default_factory=dict)
-
-
 def fit_transfer(model, train: ImageSet, val: ImageSet | None, config: TrainConfig, fine_tune: int | None = None,
-                 run_dir=None, progress: bool = True, feature_cache: bool = True,
-                 views: int = DEFAULT_VIEWS) -> TransferResult:
-    """Train a new head on a frozen pretrained backbone (from cached features), then optionally fine-tune."""
+                 callbacks=(), on_event: Callable[[dict], None] | None = None, feature_cache: bool = True,
+                 views: int = DEFAULT_VIEWS) -> TrainResult:
+    """Train a new head on a frozen pretrained backbone (from cached features), then optionally fine-tune.
+
+    Args:
+        model: a pretrained classifier (``backbone`` + ``head``), e.g. ``create_model("efficientnet_lite0", ...)``.
+        train, val: the images (val may be None).
+        config: resolved training settings; ``epochs`` counts head and fine-tuning epochs together.
+        fine_tune: after this many head epochs, unfreeze the last blocks for the remaining epochs (None: never).
+        callbacks: trainer callbacks for both phases (history, events, NaN guard).
+        on_event: receives stage events while features are computed.
+        feature_cache: train the head from cached features (fast) instead of running the backbone every epoch.
+        views: augmented views per image in the feature cache (with augmentation on).
+
+    Returns:
+        A :class:`TrainResult`; ``interrupted`` is True when either phase was stopped.
+    """
+    config = resolve_training(config, model.cnnlab_config.get("name"), len(train))
     device = pick_device(config.device)
     amp = autocast_dtype(device, config.precision)
     model = model.to(device)
     freeze_backbone(model)
     head_epochs = config.epochs if fine_tune is None else min(fine_tune, config.epochs)
-    callbacks = [NonFiniteGuard(), ProgressBar(progress)] + ([History(run_dir)] if run_dir else [])
     timings = {}
     history: list[dict] = []
     if head_epochs > 0:
         t0 = time.perf_counter()
         if feature_cache:
-            ftrain = cached_features(model, train, config.augment, views, config.seed, device, amp, progress)
-            fval = cached_features(model, val, None, 1, config.seed, device, amp, progress) if val else None
+            ftrain = cached_features(model, train, config.augment, views, config.seed, device, amp, on_event)
+            fval = cached_features(model, val, None, 1, config.seed, device, amp, on_event) if val else None
             timings["features_seconds"] = round(time.perf_counter() - t0, 2)
             head_cfg = replace(config, epochs=head_epochs, augment=None, channels_last=False, precision="fp32",
                                batch_size=min(config.batch_size, max(2, len(ftrain))))
             trainer = Trainer(_HeadOnly(model.head), ftrain, fval, head_cfg, callbacks=callbacks)
         else:  # recompute the frozen backbone every epoch (the slow way; kept for the benchmark)
             head_cfg = replace(config, epochs=head_epochs)
-            trainer = Trainer(model, train, val, head_cfg, callbacks=[FrozenBatchNorm()] + callbacks)
+            trainer = Trainer(model, train, val, head_cfg, callbacks=[FrozenBatchNorm(), *callbacks])
         trainer.label = "head epoch"
-        history = trainer.fit()
+        result = trainer.fit()
+        history = result.history
         timings["head_seconds"] = round(time.perf_counter() - t0, 2)
-        if trainer.interrupted:
-            return TransferResult(model, history, config, device, amp, interrupted=True, timings=timings)
+        if result.interrupted:
+            return TrainResult(model, history, config, device, amp, interrupted=True, timings=timings)
     if fine_tune is not None and config.epochs > head_epochs:
         t0 = time.perf_counter()
         tuned = unfreeze_last(model)
-        tuned_ids = {id(p) for p in tuned}
         groups = [{"params": list(model.head.parameters()), "lr_scale": 1.0},
-                  {"params": [p for p in tuned if id(p) in tuned_ids], "lr_scale": FINE_TUNE_LR_SCALE}]
+                  {"params": tuned, "lr_scale": FINE_TUNE_LR_SCALE}]
         ft_cfg = replace(config, epochs=config.epochs - head_epochs, seed=config.seed + 1)
-        trainer = Trainer(model, train, val, ft_cfg, callbacks=[FrozenBatchNorm()] + callbacks, param_groups=groups)
+        trainer = Trainer(model, train, val, ft_cfg, callbacks=[FrozenBatchNorm(), *callbacks], param_groups=groups)
         trainer.label = "fine-tune epoch"
-        trainer.history = [dict(h) for h in history]
-        for h in trainer.history:
-            h["phase"] = "head"
-        ft_hist = trainer.fit()
-        for h in ft_hist[len(history):]:
-            h["epoch"] = h["epoch"] + head_epochs
+        trainer.history = [dict(h, phase="head") for h in history]
+        trainer.epoch_offset = head_epochs
+        result = trainer.fit()
+        for h in result.history[len(history):]:
             h["phase"] = "fine-tune"
-        history = ft_hist
+        history = result.history
         timings["fine_tune_seconds"] = round(time.perf_counter() - t0, 2)
-    return TransferResult(model, history, config, device, amp, timings=timings)
+        if result.interrupted:  # a half-fine-tuned model is never reported as finished
+            return TrainResult(model, history, config, device, amp, interrupted=True, timings=timings)
+    return TrainResult(model, history, config, device, amp, timings=timings)

@@ -1,15 +1,13 @@
-"""The lecture's five augmentation techniques (and random erasing) as batched, seeded transforms.
+"""The lecture's augmentation techniques as batched, seeded transforms: the base class and the geometric ones.
 
 Each transform first draws per-sample random parameters (``make_params``), then applies them
 to the whole batch (``apply``): Keras' RandomFlip idea, torchvision v2's make_params/transform
-split. A :class:`Pipeline` gives each step a probability and fuses neighbouring geometric steps
-into one resampling.
+split. Geometric steps are one 3x3 matrix per sample, so a :class:`~cnnlab.data.augment.Pipeline`
+fuses neighbouring ones into a single resampling. Color and erasing live in ``pixels.py``.
 
 >>> import torch
->>> from cnnlab.data.augment import Pipeline, Flip, Rotate
->>> aug = Pipeline([Flip(), Rotate(15)])
->>> x = torch.zeros(8, 1, 28, 28, dtype=torch.uint8)
->>> aug(x, seed=0).shape
+>>> x = torch.zeros(8, 1, 28, 28, dtype=torch.uint8)  # (N, C, H, W)
+>>> Rotate(15)(x, seed=0).shape
 torch.Size([8, 1, 28, 28])
 """
 
@@ -19,38 +17,104 @@ import math
 
 import torch
 
-from cnnlab.data.augment import kernels as K
-from cnnlab.errors import ConfigError
+import cnnlab.data.augment.kernels as K
 
 
-def _uniform(g: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
+def uniform(g: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
+    """``n`` floats drawn uniformly from [lo, hi).
+
+    Example:
+
+    >>> uniform(torch.Generator().manual_seed(0), 3, 2.0, 2.0).tolist()
+    [2.0, 2.0, 2.0]
+    """
     return torch.rand(n, generator=g) * (hi - lo) + lo
 
 
-def _randint(g: torch.Generator, n: int, lo: int, hi: int) -> torch.Tensor:
-    """Integers in [lo, hi], inclusive."""
+def randint(g: torch.Generator, n: int, lo: int, hi: int) -> torch.Tensor:
+    """``n`` integers drawn from [lo, hi], both ends included.
+
+    Example:
+
+    >>> randint(torch.Generator().manual_seed(0), 4, 3, 3).tolist()
+    [3, 3, 3, 3]
+    """
     return torch.randint(lo, hi + 1, (n,), generator=g)
 
 
+def make_generator(seed: int | None = None) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` (None: a fresh random seed).
+
+    Example:
+
+    >>> torch.rand(1, generator=make_generator(3)).item() == torch.rand(1, generator=make_generator(3)).item()
+    True
+    """
+    return torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()) if seed is None else seed)
+
+
+def sample_params(step: Transform, shape: tuple[int, ...], g: torch.Generator, p: float) -> dict:
+    """Draw ``step``'s parameters for a batch and set them to "do nothing" on a random ``1 - p`` share of it.
+
+    Args:
+        step: the transform.
+        shape: the batch shape (N, C, H, W).
+        g: the random generator.
+        p: the probability that a sample is transformed.
+
+    Returns:
+        The parameter dict for ``step.apply``.
+
+    Example:
+
+    >>> prm = sample_params(Rotate(30), (4, 1, 8, 8), torch.Generator().manual_seed(0), p=0.0)
+    >>> torch.equal(prm["matrix"], torch.eye(3).expand(4, 3, 3))
+    True
+    """
+    keep = torch.rand(shape[0], generator=g) < p
+    return step.identity(step.make_params(shape, g), keep)
+
+
 class Transform:
-    """Base: ``make_params(shape, g)`` draws parameters, ``apply(x, params)`` transforms the batch."""
+    """Base class of an augmentation step: ``make_params`` draws per-sample parameters, ``apply`` uses them.
+
+    Subclasses set ``name`` and implement ``make_params``, ``apply`` and ``identity``. Calling a
+    transform applies it to every sample (``p = 1``); use a Pipeline for probabilities.
+
+    Example:
+
+    >>> class Invert(Transform):
+    ...     name = "invert"
+    ...     def make_params(self, shape, g):
+    ...         return {"on": torch.ones(shape[0], dtype=torch.bool)}
+    ...     def apply(self, x, params):
+    ...         return torch.where(params["on"].view(-1, 1, 1, 1), 255 - x, x)
+    ...     def identity(self, params, keep):
+    ...         return {"on": params["on"] & keep}
+    >>> Invert()(torch.zeros(2, 1, 2, 2, dtype=torch.uint8)).max().item()
+    255
+    """
 
     name = "transform"
     geometric = False
     p = 1.0
 
     def make_params(self, shape: tuple[int, ...], g: torch.Generator) -> dict:
+        """Draw the random parameters for a batch of ``shape`` (N, C, H, W): a dict of per-sample tensors."""
         raise NotImplementedError
 
     def apply(self, x: torch.Tensor, params: dict) -> torch.Tensor:
+        """Transform the batch ``x`` (N, C, H, W) with the parameters from :meth:`make_params`."""
         raise NotImplementedError
 
     def identity(self, params: dict, keep: torch.Tensor) -> dict:
-        """Parameters equal to ``params`` where ``keep`` (N,) is True and to the identity elsewhere."""
+        """Parameters equal to ``params`` where ``keep`` (N,) is True and to "do nothing" elsewhere."""
         raise NotImplementedError
 
-    def __call__(self, x: torch.Tensor, seed: int | None = None) -> torch.Tensor:
-        return Pipeline([self], p=[self.p])(x, seed=seed)
+    def __call__(self, x: torch.Tensor, seed: int | None = None, generator: torch.Generator | None = None):
+        """Apply to the batch ``x`` (N, C, H, W) with fresh parameters; the same ``seed`` gives the same result."""
+        g = generator if generator is not None else make_generator(seed)
+        return self.apply(x, sample_params(self, tuple(x.shape), g, self.p))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "p")
@@ -58,14 +122,33 @@ class Transform:
 
 
 class GeometricTransform(Transform):
-    """A transform described by one 3x3 matrix per sample (normalized coordinates)."""
+    """A transform described by one 3x3 matrix per sample (normalized coordinates, see kernels.py).
+
+    Subclasses implement ``draw`` (readable parameters such as ``angle``) and ``matrices``;
+    ``apply`` accepts either the readable parameters or ``{"matrix": (N, 3, 3)}``.
+
+    Example:
+
+    >>> params = Rotate(30).make_params((2, 1, 8, 8), torch.Generator().manual_seed(0))
+    >>> sorted(params), tuple(params["matrix"].shape)
+    (['angle', 'matrix'], (2, 3, 3))
+    """
 
     geometric = True
     fill: float = 0.0
     mode: str = "constant"
 
-    def matrices(self, shape, params: dict) -> torch.Tensor:
+    def draw(self, shape, g) -> dict:
+        """Draw the readable per-sample parameters (e.g. ``{"angle": (N,)}``)."""
         raise NotImplementedError
+
+    def matrices(self, shape, params: dict) -> torch.Tensor:
+        """(N, 3, 3) matrices from the parameters (``params["matrix"]`` itself if present)."""
+        raise NotImplementedError
+
+    def make_params(self, shape, g):
+        drawn = self.draw(shape, g)
+        return {**drawn, "matrix": self.matrices(shape, drawn)}
 
     def apply(self, x, params):
         return K.warp(x, self.matrices(x.shape, params), self.fill, self.mode)
@@ -73,15 +156,20 @@ class GeometricTransform(Transform):
     def identity(self, params, keep):
         return {"matrix": torch.where(keep.view(-1, 1, 1), params["matrix"], torch.eye(3))}
 
-    def make_params(self, shape, g):
-        return {"matrix": self.matrices(shape, self.draw(shape, g))}
-
-    def draw(self, shape, g) -> dict:
-        raise NotImplementedError
-
 
 class Flip(GeometricTransform):
-    """Mirroring: left-right (and top-bottom if ``vertical``), each with probability 1/2 per sample."""
+    """Mirroring: left-right (and top-bottom if ``vertical``), each with probability 1/2 per sample.
+
+    Args:
+        horizontal: mirror left-right, half of the samples.
+        vertical: mirror top-bottom, half of the samples (independently).
+
+    Example:
+
+    >>> x = torch.arange(4, dtype=torch.uint8).view(1, 1, 2, 2)
+    >>> Flip().apply(x, {"horizontal": torch.tensor([True]), "vertical": torch.tensor([False])})[0, 0].tolist()
+    [[1, 0], [3, 2]]
+    """
 
     name = "flip"
 
@@ -99,7 +187,20 @@ class Flip(GeometricTransform):
 
 
 class Rotate(GeometricTransform):
-    """Rotation by a random angle in [-degrees, +degrees]; corners filled by ``fill``/``mode``."""
+    """Rotation by a random angle in [-degrees, +degrees], counter-clockwise for positive angles.
+
+    Args:
+        degrees: the largest angle.
+        fill: the value of the corners that come from outside the image (pixel units).
+        mode: "constant" (``fill``), "edge" or "reflect".
+
+    Example:
+
+    >>> x = torch.zeros(1, 1, 9, 9)
+    >>> x[0, 0, 4, 8] = 1.0  # right of the centre
+    >>> Rotate().apply(x, {"angle": torch.tensor([90.0])})[0, 0].argmax().item()  # now above it: row 0, column 4
+    4
+    """
 
     name = "rotate"
 
@@ -107,14 +208,26 @@ class Rotate(GeometricTransform):
         self.degrees, self.fill, self.mode = float(degrees), float(fill), mode
 
     def draw(self, shape, g):
-        return {"angle": _uniform(g, shape[0], -self.degrees, self.degrees)}
+        return {"angle": uniform(g, shape[0], -self.degrees, self.degrees)}
 
     def matrices(self, shape, params):
         return params["matrix"] if "matrix" in params else K.rotation_matrices(params["angle"], *shape[2:])
 
 
 class Translate(GeometricTransform):
-    """Shift by whole pixels, up to ``fraction`` of the width/height in each direction."""
+    """Shift by whole pixels, up to ``fraction`` of the width/height in each direction.
+
+    Args:
+        fraction: the largest shift as a share of the size (0.1 = 10%).
+        fill: the value of the pixels shifted in (pixel units).
+        mode: "constant" (``fill``), "edge" or "reflect".
+
+    Example:
+
+    >>> x = torch.tensor([[[[1, 2, 3]]]], dtype=torch.uint8)
+    >>> Translate().apply(x, {"dx": torch.tensor([1]), "dy": torch.tensor([0])})[0, 0].tolist()
+    [[0, 1, 2]]
+    """
 
     name = "translate"
 
@@ -124,7 +237,7 @@ class Translate(GeometricTransform):
     def draw(self, shape, g):
         h, w = shape[2:]
         mx, my = round(self.fraction * w), round(self.fraction * h)
-        return {"dx": _randint(g, shape[0], -mx, mx), "dy": _randint(g, shape[0], -my, my)}
+        return {"dx": randint(g, shape[0], -mx, mx), "dy": randint(g, shape[0], -my, my)}
 
     def matrices(self, shape, params):
         if "matrix" in params:
@@ -133,7 +246,20 @@ class Translate(GeometricTransform):
 
 
 class PadCrop(Translate):
-    """Random crop, the classic way: pad by ``padding`` pixels, cut a window of the original size."""
+    """Random crop, the classic way: pad by ``padding`` pixels, cut a window of the original size.
+
+    The same as a shift by up to ``padding`` pixels, and computed as one (exact, whole-pixel).
+
+    Args:
+        padding: pixels of padding on each side.
+        fill: the value of the padding (pixel units).
+        mode: "constant" (``fill``), "edge" or "reflect".
+
+    Example:
+
+    >>> PadCrop(4)(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), seed=0).shape
+    torch.Size([2, 3, 32, 32])
+    """
 
     name = "crop"
 
@@ -142,11 +268,21 @@ class PadCrop(Translate):
 
     def draw(self, shape, g):
         p = self.padding
-        return {"dx": _randint(g, shape[0], -p, p), "dy": _randint(g, shape[0], -p, p)}
+        return {"dx": randint(g, shape[0], -p, p), "dy": randint(g, shape[0], -p, p)}
 
 
 class RandomResizedCrop(GeometricTransform):
-    """Cut a random box (``scale`` of the area, aspect ``ratio``) and stretch it to the full size."""
+    """Cut a random box (``scale`` of the area, aspect ``ratio``) and stretch it to the full size.
+
+    Args:
+        scale: (smallest, largest) share of the image area the box covers.
+        ratio: (smallest, largest) width / height of the box.
+
+    Example:
+
+    >>> RandomResizedCrop((0.5, 1.0))(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), seed=0).shape
+    torch.Size([2, 1, 28, 28])
+    """
 
     name = "rrc"
 
@@ -155,8 +291,8 @@ class RandomResizedCrop(GeometricTransform):
 
     def draw(self, shape, g):
         n, (h, w) = shape[0], shape[2:]
-        area = _uniform(g, n, *self.scale) * h * w
-        logr = _uniform(g, n, math.log(self.ratio[0]), math.log(self.ratio[1]))
+        area = uniform(g, n, *self.scale) * h * w
+        logr = uniform(g, n, math.log(self.ratio[0]), math.log(self.ratio[1]))
         bw = (area * logr.exp()).sqrt().clamp(1, w)
         bh = (area / logr.exp()).sqrt().clamp(1, h)
         x0 = torch.rand(n, generator=g) * (w - bw)
@@ -165,137 +301,3 @@ class RandomResizedCrop(GeometricTransform):
 
     def matrices(self, shape, params):
         return params["matrix"] if "matrix" in params else K.crop_matrices(params["boxes"], *shape[2:])
-
-
-class ColorShift(Transform):
-    """Brightness, contrast, saturation, hue, and a per-channel shift (RGB); gray gets brightness/contrast/shift."""
-
-    name = "color"
-
-    def __init__(self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
-                 hue: float = 0.05, shift: float = 0.05):
-        self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
-        self.hue, self.shift = hue, shift  # hue in turns of the color wheel, shift as a fraction of 255
-
-    def make_params(self, shape, g):
-        n, c = shape[:2]
-        b = _uniform(g, n, 1 - self.brightness, 1 + self.brightness)
-        ct = _uniform(g, n, 1 - self.contrast, 1 + self.contrast)
-        s = _uniform(g, n, 1 - self.saturation, 1 + self.saturation)
-        hue = _uniform(g, n, -self.hue, self.hue)
-        shift = (torch.rand(n, c, generator=g) * 2 - 1) * self.shift * 255
-        return {"matrix": K.color_matrices(b, ct, s, hue, c), "brightness": b, "contrast": ct, "shift": shift}
-
-    def apply(self, x, params):
-        return K.color_shift(x, params["matrix"], params["contrast"], params["brightness"], params["shift"])
-
-    def identity(self, params, keep):
-        c = params["shift"].shape[1]
-        eye = torch.eye(c) if c == 3 else torch.ones(1, 1)
-        k1 = keep.view(-1)
-        return {"matrix": torch.where(keep.view(-1, 1, 1), params["matrix"], eye),
-                "brightness": torch.where(k1, params["brightness"], 1.0),
-                "contrast": torch.where(k1, params["contrast"], 1.0),
-                "shift": torch.where(keep.view(-1, 1), params["shift"], 0.0)}
-
-
-class Erase(Transform):
-    """Random erasing (cutout): paint a random box (``scale`` of the area, aspect ``ratio``) over each sample.
-
-    The box is filled with uniform noise over the pixel range (``value=None``, as in Zhong et al.,
-    "Random Erasing Data Augmentation") or with a constant ``value`` in pixel units (0 = black).
-    The network must then recognize the object from the parts it can still see.
-    """
-
-    name = "erase"
-
-    def __init__(self, scale: tuple[float, float] = (0.02, 0.25), ratio: tuple[float, float] = (0.3, 3.3),
-                 value: float | None = None):
-        self.scale, self.ratio, self.value = tuple(scale), tuple(ratio), value
-
-    def make_params(self, shape, g):
-        n, c, h, w = shape
-        area = _uniform(g, n, *self.scale) * h * w
-        logr = _uniform(g, n, math.log(self.ratio[0]), math.log(self.ratio[1]))
-        bw = (area * logr.exp()).sqrt().round().clamp(1, w)
-        bh = (area / logr.exp()).sqrt().round().clamp(1, h)
-        x0 = (torch.rand(n, generator=g) * (w - bw + 1)).floor()
-        y0 = (torch.rand(n, generator=g) * (h - bh + 1)).floor()
-        boxes = torch.stack([x0, y0, x0 + bw, y0 + bh], -1).long()  # (N, 4): x0, y0, x1, y1, end exclusive
-        noise = torch.rand(n, c, h, w, generator=g) if self.value is None else None
-        return {"boxes": boxes} if noise is None else {"boxes": boxes, "noise": noise}
-
-    def apply(self, x, params):
-        b = params["boxes"].to(x.device)
-        h, w = x.shape[-2:]
-        xs = torch.arange(w, device=x.device).view(1, 1, 1, w)
-        ys = torch.arange(h, device=x.device).view(1, 1, h, 1)
-        inside = ((xs >= b[:, 0].view(-1, 1, 1, 1)) & (xs < b[:, 2].view(-1, 1, 1, 1))
-                  & (ys >= b[:, 1].view(-1, 1, 1, 1)) & (ys < b[:, 3].view(-1, 1, 1, 1)))
-        if "noise" in params:
-            fill = params["noise"].to(x.device) * 255
-            fill = fill.floor().clamp_(0, 255).to(torch.uint8) if x.dtype == torch.uint8 else fill.to(x.dtype)
-        else:
-            fill = torch.tensor(self.value, dtype=torch.float32).clamp(0, 255).round().to(x.dtype)
-        return torch.where(inside, fill, x)
-
-    def identity(self, params, keep):
-        return dict(params, boxes=torch.where(keep.view(-1, 1), params["boxes"], 0))  # an empty box
-
-
-class Pipeline:
-    """Steps applied in order, each to a random ``p`` share of the samples.
-
-    Parameters for all steps are drawn from one generator seeded by ``seed``: the same seed
-    gives the same batch. Neighbouring geometric steps are fused into one matrix per sample,
-    so the batch is resampled once (and exactly, by index gather, when only flips and whole-pixel
-    shifts are involved).
-    """
-
-    def __init__(self, steps: list[Transform], p: list[float] | float = 1.0, spec: str = ""):
-        self.steps = list(steps)
-        self.p = [float(p)] * len(self.steps) if isinstance(p, (int, float)) else [float(v) for v in p]
-        if len(self.p) != len(self.steps):
-            raise ConfigError("p", p, "one probability per step")
-        self.spec = spec
-
-    def make_params(self, shape, g: torch.Generator) -> list[dict]:
-        out = []
-        for step, p in zip(self.steps, self.p, strict=True):
-            keep = torch.rand(shape[0], generator=g) < p
-            out.append(step.identity(step.make_params(shape, g), keep))
-        return out
-
-    def apply(self, x: torch.Tensor, params: list[dict]) -> torch.Tensor:  # x: (N, C, H, W)
-        matrix = None
-        for step, prm in zip(self.steps, params, strict=True):
-            if step.geometric:
-                m = prm["matrix"]
-                # output samples M_prev @ M_this: the earlier step's warp is applied first to the image
-                matrix = m if matrix is None else matrix @ m
-                fill, mode = step.fill, step.mode
-                continue
-            if matrix is not None:
-                x, matrix = K.warp(x, matrix, fill, mode), None
-            x = step.apply(x, prm)
-        if matrix is not None:
-            x = K.warp(x, matrix, fill, mode)
-        return x
-
-    def __call__(self, x: torch.Tensor, seed: int | None = None, generator: torch.Generator | None = None):
-        if generator is None:
-            generator = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()) if seed is None else seed)
-        return self.apply(x, self.make_params(tuple(x.shape), generator))
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def __repr__(self) -> str:
-        steps = ", ".join(f"{s!r}@{p:g}" for s, p in zip(self.steps, self.p, strict=True))
-        return f"Pipeline([{steps}])"
-
-    def summary(self, image: torch.Tensor, seed: int = 0) -> str:
-        """Run one sample (C, H, W) through each step and print what each step did to it."""
-        from cnnlab.data.augment.view import describe_steps
-
-        return describe_steps(self, image, seed)

@@ -1,42 +1,80 @@
-"""Figures for 'Working with Images': numbers, channels, flattening."""
+"""Figures for 'Working with Images': an image as numbers, RGB channels, flattening.
+
+Each function takes ``image`` (None for the default, a path, an array or a
+:class:`~cnnlab.learn.explain.common.Photo`) and returns a matplotlib Figure.
+
+>>> from cnnlab.learn.explain.basics import rgb_channels
+>>> fig = rgb_channels()
+>>> len(fig.axes)
+4
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.learn.explain.common import box, fashion_sample, gray, off, photo, plt, show_numbers
+from cnnlab.data.images import convert_mode
+from cnnlab.learn.explain.common import box, default_photo, off, plt, resolve_image, show_numbers, small_gray
 from cnnlab.learn.ref import LECTURE_IMAGE
 
 
 def image_as_numbers(image=None):
-    """The lecture's 3x3 image, and a zoomed patch of a real photo with its pixel values."""
+    """The lecture's 3x3 image, and a zoomed 8x8 patch of a real photo with its pixel values.
+
+    Args:
+        image: the photo (None: scikit-image's cat).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> import numpy as np
+    >>> fig = image_as_numbers(np.full((20, 30), 90, np.uint8))
+    >>> "(20, 30)" in fig.axes[1].get_title()
+    True
+    """
     p = plt()
-    g = gray(image)
+    photo = resolve_image(image) or default_photo()
+    g = convert_mode(photo.pixels, "gray")
     h, w = g.shape
-    r0, c0 = int(h * 0.38), int(w * 0.42)  # near the cat's eye in the default photo
+    r0, c0 = min(int(h * 0.38), max(h - 8, 0)), min(int(w * 0.42), max(w - 8, 0))  # the cat's eye by default
     patch = g[r0:r0 + 8, c0:c0 + 8]
     fig, axes = p.subplots(1, 3, figsize=(13, 4.4), gridspec_kw={"width_ratios": [1, 1.5, 1.3]})
     show_numbers(axes[0], np.array(LECTURE_IMAGE), fontsize=12)
     axes[0].set_title("The lecture's 3x3 image\n0 = darkest, 255 = brightest")
     axes[1].imshow(g, cmap="gray", vmin=0, vmax=255)
     box(axes[1], r0, c0, 8, 8, lw=2.5)
-    axes[1].set_title(f"A real photo is the same thing, bigger:\nshape {g.shape} = {g.size:,} numbers")
+    axes[1].set_title(f"A real photo ({photo.name}) is the same thing, bigger:\nshape {g.shape} = {g.size:,} numbers")
     off(axes[1])
     show_numbers(axes[2], patch, fontsize=7.5)
-    axes[2].set_title("The 8x8 patch in the red box,\nzoomed in: every pixel is a number")
+    axes[2].set_title(f"The {patch.shape[0]}x{patch.shape[1]} patch in the red box,\nzoomed in: every pixel is a number")
     fig.tight_layout()
     return fig
 
 
 def rgb_channels(image=None):
-    """An RGB photo split into its red, green and blue arrays."""
+    """An RGB photo split into its red, green and blue arrays (a gray photo has three equal ones).
+
+    Args:
+        image: the photo (None: scikit-image's cat).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> import numpy as np
+    >>> fig = rgb_channels(np.zeros((10, 12, 3), np.uint8))
+    >>> fig.axes[0].get_title()
+    'your image\nshape (10, 12, 3) = (H, W, 3)'
+    """
     p = plt()
-    img = photo(image)
-    if img.ndim == 2:
-        img = np.stack([img] * 3, -1)
+    photo = resolve_image(image) or default_photo()
+    img = convert_mode(photo.pixels, "rgb")
     fig, axes = p.subplots(1, 4, figsize=(15, 3.6))
     axes[0].imshow(img)
-    axes[0].set_title(f"color photo\nshape {img.shape} = (H, W, 3)")
+    axes[0].set_title(f"{photo.name}\nshape {img.shape} = (H, W, 3)")
     for i, (name, cmap) in enumerate([("Red", "Reds_r"), ("Green", "Greens_r"), ("Blue", "Blues_r")]):
         axes[i + 1].imshow(img[..., i], cmap=cmap, vmin=0, vmax=255)
         axes[i + 1].set_title(f"{name} channel: img[:, :, {i}]\nshape {img.shape[:2]}, mean {img[..., i].mean():.0f}")
@@ -48,10 +86,23 @@ def rgb_channels(image=None):
 
 
 def flattening(image=None):
-    """Flattening a small image into one row: vertical neighbours end up W positions apart."""
+    """Flattening a small image into one row: vertical neighbours end up W positions apart.
+
+    Args:
+        image: the photo to shrink to 6x6 (None: a sample of Fashion-MNIST, or of the digits offline).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> import numpy as np
+    >>> fig = flattening(np.full((30, 30), 200, np.uint8))
+    >>> "your image, shrunk to 6x6" in fig.axes[0].get_title()
+    True
+    """
     p = plt()
-    img, name = fashion_sample(0)
-    small = img[::4, ::4][:6, :6] if img.shape[0] >= 24 else img[:6, :6]  # 6x6 so every number is readable
+    small, name = small_gray(image, 6, 0, None)  # 6x6 so every number is readable
     h, w = small.shape
     flat = small.reshape(-1)
     fig = p.figure(figsize=(14, 5.2))
@@ -59,7 +110,8 @@ def flattening(image=None):
     show_numbers(ax1, small, fontsize=9)
     box(ax1, 2, 3, 1, 1, "red", 3)
     box(ax1, 3, 3, 1, 1, "dodgerblue", 3)
-    ax1.set_title(f"A {name} image, shrunk to {h}x{w}\nred and blue pixels are neighbours (one above the other)")
+    what = name if name.endswith(", shrunk") else f"{name}, shrunk"
+    ax1.set_title(f"{what[0].upper() + what[1:]} to {h}x{w}\nred and blue pixels are neighbours (one above the other)")
     ax2 = fig.add_axes([0.05, 0.05, 0.92, 0.1])
     ax2.imshow(flat[None], cmap="gray", vmin=0, vmax=255, aspect="auto")
     for i, v in enumerate(flat):

@@ -1,21 +1,46 @@
-"""Figures for augmentation, normalization, batch normalization, dropout and transfer learning."""
+"""Figures for augmentation, normalization, batch normalization, dropout and transfer learning.
+
+Only :func:`augmentation` shows a photo; the others draw from a data set (normalization, batch
+normalization) or draw a network (dropout, transfer), and take ``image`` only to share one signature.
+
+>>> from cnnlab.learn.explain.training import dropout
+>>> fig = dropout()
+>>> len(fig.axes)
+4
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from cnnlab.learn.explain.common import lecture_images, off, photo, plt
+from cnnlab.data.augment import ColorShift, Erase, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate, Translate
+from cnnlab.data.images import convert_mode, resize, to_chw
+from cnnlab.learn.explain.common import data_name, default_photo, lecture_images, off, plt, resolve_image
+from cnnlab.models import create_model
 
 
 def augmentation(image=None, n: int = 4):
-    """Each augmentation technique of the lecture on one photo, several random draws each."""
-    from cnnlab.data.augment import ColorShift, Erase, Flip, PadCrop, Pipeline, RandomResizedCrop, Rotate, Translate
-    from cnnlab.data.images import resize, to_chw
+    """Each augmentation technique of the lecture on one photo, several random draws each.
 
+    Args:
+        image: the photo (None: scikit-image's cat).
+        n: random draws per technique.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> import numpy as np
+    >>> fig = augmentation(np.full((50, 80, 3), 128, np.uint8), n=2)
+    >>> fig.axes[0].get_title()
+    'your image'
+    """
     p = plt()
-    img = resize(photo(image), 160)
-    x = torch.from_numpy(to_chw(img if img.ndim == 3 else np.stack([img] * 3, -1)))[None]
+    photo = resolve_image(image) or default_photo()
+    img = resize(convert_mode(photo.pixels, "rgb"), 160)
+    x = torch.from_numpy(to_chw(img))[None]  # (1, 3, 160, 160)
     rows = [("mirroring", Flip(vertical=False), "left-right flip"),
             ("rotation", Rotate(25), "up to +-25 degrees"),
             ("translation", Translate(0.15), "up to 15% of the size"),
@@ -26,8 +51,8 @@ def augmentation(image=None, n: int = 4):
     fig, axes = p.subplots(len(rows), n + 1, figsize=(2.1 * (n + 1), 2.15 * len(rows)))
     for r, (name, t, about) in enumerate(rows):
         batch = x.repeat(n, 1, 1, 1)
-        if name == "mirroring":  # show both outcomes clearly
-            out = torch.stack([batch[0], batch[1].flip(-1), batch[2], batch[3].flip(-1)][:n])
+        if name == "mirroring":  # show both outcomes clearly: every other draw mirrored
+            out = torch.stack([b.flip(-1) if j % 2 else b for j, b in enumerate(batch)])
         else:
             out = Pipeline([t])(batch, seed=r)
         axes[r, 0].imshow(img)
@@ -36,7 +61,7 @@ def augmentation(image=None, n: int = 4):
             axes[r, j + 1].imshow(out[j].permute(1, 2, 0).numpy())
         for ax in axes[r]:
             off(ax)
-    axes[0, 0].set_title("original")
+    axes[0, 0].set_title(photo.name if photo.name == "your image" else f"original: {photo.name}")
     for j in range(n):
         axes[0, j + 1].set_title(f"random draw {j + 1}")
     fig.suptitle("Data augmentation: new images similar enough to keep the subject, different enough to teach",
@@ -47,10 +72,11 @@ def augmentation(image=None, n: int = 4):
 
 def _brightness_area():
     """A real regression problem: predict an image's ink area from its mean brightness (0..255)."""
-    imgs = lecture_images().images[:2000, 0].float().numpy()
+    data = lecture_images()
+    imgs = data.images[:2000, 0].float().numpy()  # (N, H, W)
     x = imgs.mean((1, 2))  # mean brightness, 0..255
     y = (imgs > 30).mean((1, 2)) * 100  # % of pixels with ink
-    return x, y
+    return x, y, data_name(data)
 
 
 def _descent(x, y, w0, b0, lr, steps):
@@ -64,9 +90,22 @@ def _descent(x, y, w0, b0, lr, steps):
 
 
 def normalization(image=None):
-    """Gradient descent on the loss surface of y = w*x + b, for raw and for normalized x (lecture fig. 11)."""
+    """Gradient descent on the loss surface of y = w*x + b, for raw and for normalized x (lecture fig. 11).
+
+    Args:
+        image: not used (the figure fits a line to a whole data set).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> fig = normalization()
+    >>> "normalized" in fig.axes[1].get_title()
+    True
+    """
     p = plt()
-    x, y = _brightness_area()
+    x, y, name = _brightness_area()
     fig, axes = p.subplots(1, 2, figsize=(13, 5.4))
     for ax, norm in zip(axes, [False, True]):
         xs = (x - x.mean()) / x.std() if norm else x
@@ -94,17 +133,31 @@ def normalization(image=None):
         if norm:
             ax.set_aspect("equal")
         ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle("Fashion-MNIST: predict the ink area (%) from the mean brightness with y = w*x + b. "
+    fig.suptitle(f"{name}: predict the ink area (%) from the mean brightness with y = w*x + b. "
                  "Same step-size rule, very different descent", fontsize=11)
     fig.tight_layout()
     return fig
 
 
 def batch_normalization(image=None):
-    """Activations of a conv layer on real images, before and after batch normalization."""
+    """Activations of a conv layer on real images, before and after batch normalization.
+
+    Args:
+        image: not used (batch norm works on a batch of 256 images of a data set).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> fig = batch_normalization()
+    >>> len(fig.axes)
+    8
+    """
     p = plt()
     torch.manual_seed(0)
-    x = lecture_images().images[:256].float() / 255
+    data = lecture_images()
+    x = data.images[:256].float() / 255  # (256, 1, H, W)
     conv = torch.nn.Conv2d(1, 4, 3, padding=1)
     with torch.no_grad():
         conv.weight.mul_(torch.tensor([3.0, 0.5, 1.5, 0.2]).view(4, 1, 1, 1))  # channels of different scale
@@ -118,14 +171,28 @@ def batch_normalization(image=None):
             axes[r, c].hist(v, bins=60, color="C0" if r == 0 else "C2")
             axes[r, c].axvline(0, color="k", lw=0.8)
             axes[r, c].set_title(f"channel {c}, {label} BN\nmean {v.mean():+.2f}, std {v.std():.2f}")
-    fig.suptitle("Batch normalization: each channel's activations over a mini-batch of 256 Fashion-MNIST images "
-                 "are shifted and scaled to mean 0, std 1", fontsize=11)
+    fig.suptitle(f"Batch normalization: each channel's activations over a mini-batch of {len(x)} images of "
+                 f"{data_name(data)} are shifted and scaled to mean 0, std 1", fontsize=11)
     fig.tight_layout()
     return fig
 
 
 def dropout(image=None, p_drop: float = 0.5):
-    """A small dense network in training (three random dropout masks) and in evaluation (all units)."""
+    """A small dense network in training (three random dropout masks) and in evaluation (all units).
+
+    Args:
+        image: not used (the figure draws a network).
+        p_drop: the drop probability.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> fig = dropout(p_drop=0.25)
+    >>> "1/(1-p) = 1.33333" in fig._suptitle.get_text()
+    True
+    """
     p = plt()
     sizes = [6, 8, 8, 3]
     rng = np.random.default_rng(3)
@@ -162,10 +229,23 @@ def dropout(image=None, p_drop: float = 0.5):
 
 
 def transfer(image=None, fine_tune_blocks: int = 2):
-    """EfficientNet-Lite0's stages: frozen feature extractor vs the new, trained head (and fine-tuning)."""
-    from matplotlib.patches import FancyBboxPatch
+    """EfficientNet-Lite0's stages: frozen feature extractor vs the new, trained head (and fine-tuning).
 
-    from cnnlab.models import create_model
+    Args:
+        image: not used (the figure draws a network).
+        fine_tune_blocks: how many stages the fine-tuning row unfreezes.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> fig = transfer()
+    >>> "train only a new head" in fig.axes[0].get_title()
+    True
+    """
+    # deferred: matplotlib is imported only when a figure is drawn (see cnnlab.plots)
+    from matplotlib.patches import FancyBboxPatch
 
     p = plt()
     m = create_model("efficientnet_lite0", num_classes=5, pretrained=False)
