@@ -14,7 +14,7 @@ run: setup data
 	@echo "Report: $(RUN)/report.md"
 
 test: setup data
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests src/cnnlab --doctest-modules
 
 setup: $(VENV)/.installed
 

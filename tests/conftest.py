@@ -7,12 +7,6 @@ from PIL import Image
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    """Each test gets its own cnnlab cache (folder decodes, downloads)."""
-    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "cnnlab-home"))
-
-
 def shape_photo(kind: str, w: int, h: int, seed: int) -> Image.Image:
     """A color photo-like image: a red disc or a blue bar on a noisy background, any size."""
     g = np.random.default_rng(seed)

@@ -116,7 +116,8 @@ def test_wrong_channel_count_is_a_clear_error():
         m(torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
 
 
-@pytest.mark.parametrize("extra,why", [(["--pretrained"], "--pretrained: expected a model with pretrained weights, and lecture_cnn has none"),
+@pytest.mark.parametrize("extra,why", [(["--pretrained"],
+                                        "a model with pretrained weights, and lecture_cnn has none"),
                                        (["--model", "efficientnet_lite0", "--freeze"], "(--pretrained)"),
                                        (["--model", "efficientnet_lite0", "--pretrained", "--fine-tune", "2"],
                                         "(--pretrained --freeze)")])

@@ -61,7 +61,8 @@ def test_train_seconds_after_a_resume_count_both_parts(tmp_path):
 
 BAD = [  # option, value, words the message must hold
     ("batch_size", -5, "at least 2"), ("batch_size", 0, "at least 2"), ("batch_size", 1, "batch norm"),
-    ("lr", 0, "a number above 0"), ("lr", -1e-3, "a number above 0"), ("per_class", 0, "at least 1"), ("epochs", 0, "(0, 10000]"),
+    ("lr", 0, "a number above 0"), ("lr", -1e-3, "a number above 0"), ("per_class", 0, "at least 1"),
+    ("epochs", 0, "(0, 10000]"),
     ("val_fraction", 1.5, "[0, 0.9]"), ("device", "gpu", "auto, cpu, cuda"), ("precision", "fp16", "bf16"),
     ("seed", -1, "at least 0"), ("augment", "fliip", "did you mean"), ("model", "lecture_cn", "did you mean"),
     ("image_size", 64, "folder"), ("tta", "yes", "true, false"),

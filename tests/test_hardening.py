@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnnlab import train
 from cnnlab.errors import RunError
 from cnnlab.files import atomic_write, clean_temporaries, load_tensors
 from cnnlab.models import create_model
-from cnnlab import train
 from cnnlab.training.rundir import load_model, save_model
 
 PY = sys.executable

@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
+from cnnlab import train
 from cnnlab.data.sources import make_synthetic
 from cnnlab.errors import RunError, TrainingError
 from cnnlab.models import create_model
 from cnnlab.training.callbacks import EarlyStopping, NonFiniteGuard
-from cnnlab import train
 from cnnlab.training.rundir import load_model, load_resume, save_resume
 from cnnlab.training.trainer import TrainConfig, Trainer, one_cycle
 

@@ -18,7 +18,7 @@ The public API, all a newcomer needs:
 (1438, 1, 8, 8)
 >>> model = cnnlab.create_model("lecture_cnn", num_classes=10, in_channels=1, image_size=8, widths=(16, 32))
 >>> print(cnnlab.summary(model, (1, 8, 8)).splitlines()[-2])
-Total params: 5,386  (trainable 5,386, frozen 0)
+Total params: 22,778  (trainable 22,778, frozen 0)
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch
         RunError: the folder holds no finished run, or its files are broken or do not fit together.
 
     >>> import cnnlab
-    >>> model, meta = cnnlab.load("tests/fixtures/run-v0.1")  # doctest: +SKIP
-    >>> meta["classes"][:3]                                     # doctest: +SKIP
-    ['0', '1', '2']
+    >>> model, meta = cnnlab.load("tests/fixtures/run-v0.1")  # a run saved by cnnlab 0.1, in the repository
+    >>> meta["classes"][:3], model.training
+    (['0', '1', '2'], False)
     """
     return load_model(run_dir, device)
 

@@ -182,6 +182,7 @@ def model_args_from_cli(items: list[str]) -> dict:
 
 
 def cmd_train(a) -> int:
+    """``cnnlab train``: see its --help."""
     options = {k: v for k, v in vars(a).items() if k in option_table()}
     if "model_args" in options:
         options["model_args"] = model_args_from_cli(options["model_args"])
@@ -196,6 +197,7 @@ def cmd_train(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
+    """``cnnlab evaluate``: see its --help."""
     r = evaluate(a.run_dir, a.data)
     for path, why in r.get("skipped", []):
         print(f"skipped {path}: {why}", file=sys.stderr)
@@ -208,6 +210,7 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_predict(a) -> int:
+    """``cnnlab predict``: see its --help."""
     run_dir, paths = (None, a.paths) if a.model else (a.paths[0], a.paths[1:])
     if run_dir is not None:
         check_run_folder(run_dir)  # "cnnlab predict cat.jpg": say what the first argument must be
@@ -226,6 +229,7 @@ def cmd_predict(a) -> int:
 
 
 def cmd_summary(a) -> int:
+    """``cnnlab summary``: see its --help."""
     cfg = RunConfig.build(model=a.model, **({"data": a.data} if a.data else {}))
     info = model_info(a.model)
     if a.data:
@@ -241,6 +245,7 @@ def cmd_summary(a) -> int:
 
 
 def cmd_datasets(a) -> int:
+    """``cnnlab datasets``: see its --help."""
     if a.fetch:
         print(f"fashion-mnist: {fetch_fashion_mnist()}")
         return 0
@@ -251,6 +256,7 @@ def cmd_datasets(a) -> int:
 
 
 def cmd_augment(a) -> int:
+    """``cnnlab augment``: see its --help."""
     if a.action == "list":
         for row in list_augments():
             print(f"  {row['form']:22s} {row['about']}")
@@ -260,12 +266,14 @@ def cmd_augment(a) -> int:
 
 
 def cmd_explain(a) -> int:
+    """``cnnlab explain``: see its --help."""
     for path in explain(a.topic, out=a.out, image=a.image, run=a.run):
         print(f"wrote {path}")
     return 0
 
 
 def cmd_cache(a) -> int:
+    """``cnnlab cache``: see its --help."""
     if a.action == "clear":
         freed = clear_cache(a.kind)
         print(f"freed {freed / 1e6:,.1f} MB")

@@ -47,18 +47,21 @@ def _number(v) -> bool:
 
 
 def int_at_least(lo: int, why: str = "") -> Callable:
+    """A check: a whole number of at least ``lo`` (or None)."""
     def check(v):
         return None if v is None or (_whole(v) and v >= lo) else f"a whole number of at least {lo}{why}"
     return check
 
 
 def int_between(lo: int, hi: int, why: str = "") -> Callable:
+    """A check: a whole number from ``lo`` to ``hi`` (or None)."""
     def check(v):
         return None if v is None or (_whole(v) and lo <= v <= hi) else f"a whole number from {lo} to {hi}{why}"
     return check
 
 
 def number_between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> Callable:
+    """A check: a finite number in the range (open or closed at each end)."""
     def check(v):
         ok = v is not None and _number(v) and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
         left, right = "(" if lo_open else "[", ")" if hi_open else "]"
@@ -67,10 +70,12 @@ def number_between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = 
 
 
 def positive(v):
+    """A check: a number above 0."""
     return None if v is not None and _number(v) and v > 0 else "a number above 0"
 
 
 def one_of(*choices) -> Callable:
+    """A check: one of ``choices``."""
     def check(v):
         return None if v in choices else "one of " + ", ".join(str(c) for c in choices)
     return check
@@ -305,6 +310,7 @@ class RunConfig:
 
     @classmethod
     def from_nested(cls, d: dict) -> RunConfig:
+        """A RunConfig from the exact nested form of :meth:`to_dict` (no merging, no checks)."""
         return cls(**{s: SECTIONS[s](**d.get(s, {})) for s in SECTIONS})
 
     # ------------------------------------------------------------ reading

@@ -74,6 +74,11 @@ def clean_temporaries(run_dir: str | os.PathLike) -> list[Path]:
 
 
 def save_tensors(path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write tensors as a safetensors file, atomically; refuses NaN/Inf values (a broken model is never saved).
+
+    Raises:
+        RunError: a tensor holds NaN or Inf.
+    """
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     for k, v in tensors.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
@@ -104,6 +109,7 @@ def load_tensors(path) -> dict[str, torch.Tensor]:
 
 
 def write_json(path, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically (tuples, paths and tensors become lists and strings)."""
     atomic_write(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
@@ -118,6 +124,11 @@ def _json_default(o):
 
 
 def read_json(path) -> dict:
+    """Read a JSON file.
+
+    Raises:
+        RunError: the file is missing or not valid JSON.
+    """
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -127,5 +138,6 @@ def read_json(path) -> dict:
 
 
 def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A model's state dict as detached copies (safetensors refuses shared storage)."""
     # clone: tied/shared storage would otherwise be rejected by safetensors
     return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -13,6 +13,7 @@ from cnnlab.plots import save_figure
 
 
 def curves_figure(history: list[dict]):
+    """Loss and accuracy per epoch (training and validation), side by side."""
     plt = _plt()
     ep = [h["epoch"] for h in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -30,10 +31,17 @@ def curves_figure(history: list[dict]):
 
 
 def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, k: int) -> np.ndarray:
+    """Counts (K, K): row = true class, column = predicted class.
+
+    >>> import torch
+    >>> confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), 2).tolist()
+    [[1, 0], [1, 1]]
+    """
     return torch.bincount(labels * k + predictions, minlength=k * k).reshape(k, k).numpy()
 
 
 def confusion_figure(cm: np.ndarray, classes: list[str]):
+    """The confusion matrix as a picture: rows shaded by the share of each true class."""
     plt = _plt()
     k = len(classes)
     size = max(4.5, 0.55 * k + 2)

@@ -8,8 +8,14 @@ Progress bars, history, checkpoints, early stopping and NaN guards are callbacks
 Every random draw of step ``s`` (batch order, augmentation, dropout) derives from ``(seed, s)``,
 so a run stopped after any step and resumed gives bit-identical weights on CPU.
 
->>> from cnnlab.training.trainer import Trainer, TrainConfig        # doctest: +SKIP
->>> Trainer(model, train_set, val_set, TrainConfig(epochs=5)).fit()  # doctest: +SKIP
+>>> from cnnlab.data.sources import make_synthetic
+>>> from cnnlab.models import create_model
+>>> from cnnlab.training.trainer import TrainConfig, Trainer
+>>> train_set, val_set = make_synthetic(n=200).split(0.2)
+>>> model = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), hidden=16)
+>>> result = Trainer(model, train_set, val_set, TrainConfig(epochs=2, batch_size=32, precision="fp32")).fit()
+>>> [h["epoch"] for h in result.history], result.interrupted
+([1, 2], False)
 """
 
 from __future__ import annotations
@@ -78,6 +84,11 @@ class StopTraining(Exception):
 
 
 def step_seed(seed: int, step: int) -> int:
+    """The seed of every random draw at ``step`` (negative steps name other streams, e.g. epoch orders).
+
+    >>> step_seed(0, 5) == step_seed(0, 5) != step_seed(1, 5)
+    True
+    """
     return (seed * 1_000_003 + step * 7_919 + 12_345) % (2**63 - 1)
 
 
@@ -91,6 +102,21 @@ def one_cycle(step: int, total: int, peak: float, warmup: float = 0.25) -> float
 
 
 class Trainer:
+    """The training loop: AdamW, a one-cycle schedule, batched augmentation, named events for callbacks.
+
+    Args:
+        model: a network taking uint8 images (N, C, H, W) (or features, for a FeatureSet) and returning logits.
+        train_set: an ImageSet (or FeatureSet) to train on.
+        val_set: scored after every epoch (None: no validation).
+        config: a :class:`~cnnlab.config.TrainConfig`; "auto" values are resolved from the model and data size.
+        callbacks: objects with methods named after :data:`EVENTS`, each called with the trainer.
+        optimizer: replaces the default AdamW.
+        param_groups: optimizer parameter groups (each may carry an ``lr_scale``).
+
+    Raises:
+        ConfigError: a callback method that looks like an event but is not one, or a bad setting.
+    """
+
     def __init__(self, model: nn.Module, train_set: ImageSet, val_set: ImageSet | None = None,
                  config: TrainConfig | None = None, callbacks=(), optimizer=None, param_groups=None):
         name = getattr(model, "cnnlab_config", {}).get("name")
@@ -132,6 +158,7 @@ class Trainer:
         self.callbacks.append(cb)
 
     def fire(self, event: str) -> None:
+        """Call every callback's method named ``event``."""
         for cb in self.callbacks:
             fn = getattr(cb, event, None)
             if fn is not None:
@@ -139,24 +166,29 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def batches_in_epoch(self, epoch: int) -> int:
+        """Steps in epoch ``epoch`` (the last epoch of a fractional budget is shorter)."""
         return min(self.batches_per_epoch, self.total_steps - epoch * self.batches_per_epoch)
 
     def batch_indices(self, epoch: int) -> torch.Tensor:
+        """The shuffled order of the training examples in epoch ``epoch`` (from the seed)."""
         g = torch.Generator().manual_seed(step_seed(self.config.seed, -1 - epoch))
         return torch.randperm(len(self.train_set), generator=g)
 
     def set_lr(self) -> float:
+        """Set and return the one-cycle learning rate of the current step."""
         lr = one_cycle(self.step, self.total_steps, self.config.lr, self.config.warmup)
         for g in self.optimizer.param_groups:
             g["lr"] = lr * g["lr_scale"]
         return lr
 
     def autocast(self):
+        """The autocast context of the chosen precision (a no-op for float32)."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One optimizer step on a batch: forward, loss, backward, update."""
         torch.manual_seed(step_seed(self.config.seed, self.step))  # dropout of this step
         self.lr = self.set_lr()
         with self.autocast():
@@ -221,6 +253,7 @@ class Trainer:
         self.stop_requested = True  # the loop stops after this batch; callbacks save a checkpoint
 
     def end_of_epoch_metrics(self) -> dict:
+        """The metrics of the epoch just finished (with validation scores)."""
         m = {"epoch": self.epoch_offset + self.epoch + 1, "step": self.step, "lr": self.lr,
              "train_loss": self.loss.item(),
              "seconds": round(self.epoch_seconds, 3),
