@@ -49,6 +49,7 @@ def make_step(channels_last: bool, bf16: bool, pool_first: bool, batch: int, com
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        return loss.detach()
 
     return step
 

@@ -109,3 +109,45 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     with RunLock(out) as lock:
         assert lock.held
     assert not (out / ".lock").exists()
+
+
+def test_a_small_folder_gets_a_batch_size_that_trains_and_a_note(photo_folder, tmp_path):
+    notes = []
+    meta = cnnlab.train(data=f"folder:{photo_folder}", out=tmp_path / "r", epochs=2, image_size=16, progress=False,
+                        model_args={"widths": [8]},
+                        on_event=lambda e: notes.append(e["text"]) if e["event"] == "note" else None)
+    # 48 photos: 38 for training after the test and validation splits; batch 256 would be one step per epoch
+    assert meta["training"]["batch_size"] <= 8
+    assert meta["sizes"]["train"] // meta["training"]["batch_size"] >= 4
+    assert any("training steps" in n and "more epochs" in n for n in notes)
+
+
+def test_a_class_without_test_images_is_not_reported_as_zero_percent(tmp_path):
+    from conftest import shape_photo
+
+    root = tmp_path / "photos"
+    for kind, n in (("disc", 20), ("bar", 20), ("rare", 1)):
+        (root / kind).mkdir(parents=True)
+        for i in range(n):
+            shape_photo("disc" if kind == "rare" else kind, 40, 30, seed=i).save(root / kind / f"{i}.png")
+    notes = []
+    cnnlab.train(data=f"folder:{root}", out=tmp_path / "r", epochs=1, image_size=16, progress=False,
+                 model_args={"widths": [8]}, on_event=lambda e: notes.append(e.get("text", "")))
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "| rare | 0 | — (no test images" in report and "| rare | 0 | 0.0% |" not in report
+    assert any("rare" in n for n in notes)
+
+
+def test_cache_command_shows_and_clears(photo_folder, tmp_path, capsys):
+    from cnnlab.cli import main
+
+    cnnlab.train(data=f"folder:{photo_folder}", out=tmp_path / "r", epochs=1, image_size=16, progress=False,
+                 model_args={"widths": [8]})
+    capsys.readouterr()
+    assert main(["cache"]) == 0
+    shown = capsys.readouterr().out
+    assert "folders" in shown and "in all" in shown
+    assert main(["cache", "clear"]) == 0
+    assert "freed" in capsys.readouterr().out
+    assert main(["cache"]) == 0
+    assert "the cache is empty" in capsys.readouterr().out

@@ -27,6 +27,7 @@ def pyplot():
 
     matplotlib.use("Agg")
     logging.getLogger("matplotlib").setLevel(logging.ERROR)  # font cache chatter is not for students
+    warnings.filterwarnings("ignore", category=UserWarning, module="matplotlib")  # layout/glyph warnings too
     import matplotlib.pyplot as plt  # deferred, after the backend is chosen
 
     plt.rcParams.update({"figure.dpi": 100, "axes.titlesize": 10, "font.size": 9})

@@ -162,8 +162,10 @@ def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -
     if history:
         lines += ["## Learning curves", "", "![learning curves](curves.png)", ""]
     lines += ["## Confusion matrix", "", "![confusion matrix](confusion.png)", "",
-              "| class | test accuracy |", "|---|---|"]
-    lines += [f"| {c} | {a:.1%} |" for c, a in zip(classes, per_class)]
+              "| class | test images | test accuracy |", "|---|---|---|"]
+    counts = cm.sum(1)
+    lines += [f"| {c} | {n} | " + (f"{a:.1%} |" if n else "— (no test images: too few images of this class) |")
+              for c, n, a in zip(classes, counts, per_class)]
     if has_wrong:
         lines += ["", "## Misclassified test images", "", "![misclassified](misclassified.png)"]
     section = skipped_section(skipped_files(meta, test))

@@ -41,7 +41,7 @@ from cnnlab.training.rundir import load_resume, save_model
 from cnnlab.training.trainer import Trainer, TrainResult, evaluate
 from cnnlab.training.transfer import fit_transfer
 
-FEW_STEPS = 100  # fewer optimizer steps than this rarely trains a network from scratch: say so
+FEW_STEPS = 25  # fewer optimizer steps than this rarely trains a network from scratch: say so
 
 
 def versions() -> dict:
