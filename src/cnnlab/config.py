@@ -26,92 +26,14 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
+import cnnlab.config_checks as C
 from cnnlab.data.augment import Flip, parse_augment
 from cnnlab.errors import ConfigError, ModelError
 from cnnlab.models.registry import check_model_args, list_models, model_info
-
-# ---------------------------------------------------------------- option checks
-
-
-def _whole(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def int_at_least(lo: int, why: str = "") -> Callable:
-    """A check: a whole number of at least ``lo`` (or None)."""
-    def check(v):
-        return None if v is None or (_whole(v) and v >= lo) else f"a whole number of at least {lo}{why}"
-    return check
-
-
-def int_between(lo: int, hi: int, why: str = "") -> Callable:
-    """A check: a whole number from ``lo`` to ``hi`` (or None)."""
-    def check(v):
-        return None if v is None or (_whole(v) and lo <= v <= hi) else f"a whole number from {lo} to {hi}{why}"
-    return check
-
-
-def number_between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> Callable:
-    """A check: a finite number in the range (open or closed at each end)."""
-    def check(v):
-        ok = v is not None and _number(v) and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
-        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-        return None if ok else f"a number in {left}{lo:g}, {hi:g}{right}"
-    return check
-
-
-def positive(v):
-    """A check: a number above 0."""
-    return None if v is not None and _number(v) and v > 0 else "a number above 0"
-
-
-def one_of(*choices) -> Callable:
-    """A check: one of ``choices``."""
-    def check(v):
-        return None if v in choices else "one of " + ", ".join(str(c) for c in choices)
-    return check
-
-
-def _is_bool(v):
-    return None if isinstance(v, bool) else "true or false"
-
-
-def _optional_bool(v):
-    return None if v is None or isinstance(v, bool) else "true, false, or nothing (auto)"
-
-
-def _text(v):
-    return None if isinstance(v, str) and v.strip() else "a non-empty text"
-
-
-def _device(v):
-    if not isinstance(v, str):
-        return "auto, cpu, cuda, cuda:N or mps"
-    base, _, index = v.partition(":")
-    ok = base in ("auto", "cpu", "cuda", "mps") and (not index or (base == "cuda" and index.isdigit()))
-    return None if ok else "auto, cpu, cuda, cuda:N or mps"
-
-
-def _augment(v):
-    if v is None or v == "auto":
-        return None
-    if not isinstance(v, str):
-        return 'an augmentation spec such as "flip,rotate=15", "none" or "auto"'
-    parse_augment(v)  # raises AugmentSpecError with the list of valid steps
-    return None
-
-
-def _model_args(v):
-    return None if isinstance(v, dict) else "a dict of architecture arguments, e.g. {'dropout': 0.5}"
 
 
 def option(default, help: str, check: Callable | None = None, flag: str | None = None, cli: bool = True,
@@ -130,54 +52,54 @@ def option(default, help: str, check: Callable | None = None, flag: str | None =
 class DataConfig:
     """Which images to train on and how to split them."""
 
-    source: str = option("fashion-mnist", "data set: fashion-mnist | digits | folder:PATH | synthetic", _text,
+    source: str = option("fashion-mnist", "data set: fashion-mnist | digits | folder:PATH | synthetic", C.text,
                          flag="--data")
-    per_class: int | None = option(None, "use at most K training images per class", int_at_least(1), metavar="K")
+    per_class: int | None = option(None, "use at most K training images per class", C.int_at_least(1), metavar="K")
     val_fraction: float = option(0.1, "share of the training images held out for validation (0 for none)",
-                                 number_between(0, 0.9), flag="--val")
+                                 C.number_between(0, 0.9), flag="--val")
     image_size: int | None = option(None, "decode folder photos at this size (default: the model's)",
-                                    int_between(8, 1024), metavar="PIXELS")
+                                    C.int_between(8, 1024), metavar="PIXELS")
 
 
 @dataclass
 class ModelConfig:
     """Which network, with which arguments and starting weights."""
 
-    name: str = option("lecture_cnn", "a registered model (cnnlab summary --model X) or timm:NAME", _text,
+    name: str = option("lecture_cnn", "a registered model (cnnlab summary --model X) or timm:NAME", C.text,
                        flag="--model")
     args: dict = option({}, "architecture argument KEY=VALUE, e.g. widths=[32,64] or dropout=0.5 (repeatable)",
-                        _model_args, flag="--model-arg", metavar="KEY=VALUE")
-    pretrained: bool = option(False, "start from ImageNet weights", _is_bool)
-    freeze: bool = option(False, "keep the pretrained feature extractor fixed and train a new head", _is_bool)
+                        C.model_args, flag="--model-arg", metavar="KEY=VALUE")
+    pretrained: bool = option(False, "start from ImageNet weights", C.is_bool)
+    freeze: bool = option(False, "keep the pretrained feature extractor fixed and train a new head", C.is_bool)
     fine_tune: int | None = option(None, "after N epochs, unfreeze the last blocks at a tenth of the learning rate",
-                                   int_at_least(0), metavar="N")
+                                   C.int_at_least(0), metavar="N")
 
 
 @dataclass
 class TrainConfig:
     """How to train: schedule, optimizer, augmentation, precision. ``None``/"auto" = chosen for you."""
 
-    epochs: float = option(8, "number of epochs (may be fractional: 1.5)", number_between(0, 10_000, lo_open=True))
+    epochs: float = option(8, "number of epochs (may be fractional: 1.5)", C.number_between(0, 10_000, lo_open=True))
     batch_size: int | None = option(None, "images per step (default: the model's, smaller for small data sets)",
-                                    int_at_least(2, " (batch norm needs two images per batch)"))
-    lr: float = option(8e-3, "peak learning rate of the one-cycle schedule", positive)
-    weight_decay: float = option(5e-2, "AdamW's decoupled weight decay", number_between(0, 10))
-    label_smoothing: float = option(0.1, "label smoothing of the loss", number_between(0, 1, hi_open=True))
+                                    C.int_at_least(2, " (batch norm needs two images per batch)"))
+    lr: float = option(8e-3, "peak learning rate of the one-cycle schedule", C.positive)
+    weight_decay: float = option(5e-2, "AdamW's decoupled weight decay", C.number_between(0, 10))
+    label_smoothing: float = option(0.1, "label smoothing of the loss", C.number_between(0, 1, hi_open=True))
     warmup: float = option(0.25, "share of the steps spent rising to the peak learning rate",
-                           number_between(0, 1, hi_open=True))
-    seed: int = option(0, "random seed: the same seed gives the same run", int_at_least(0))
+                           C.number_between(0, 1, hi_open=True))
+    seed: int = option(0, "random seed: the same seed gives the same run", C.int_at_least(0))
     augment: str | None = option("auto", 'augmentation, e.g. "flip,rotate=15,translate=0.1,crop=4,color=0.2"; '
                                  '"none"; auto = the model\'s default (flip from scratch, none for pretrained)',
-                                 _augment)
+                                 C.augment_spec)
     tta: bool | None = option(None, "average over the image and its mirror when testing (default: on when "
-                              "training with flips)", _optional_bool)
-    device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps", _device)
-    precision: str = option("auto", "auto (bf16 where it is fast), fp32 or bf16", one_of("auto", "fp32", "bf16"))
-    compile: bool = option(False, "torch.compile the model (slower on most CPUs)", _is_bool)
-    channels_last: bool = option(True, "channels-last memory format (faster convolutions on CPU)", _is_bool,
+                              "training with flips)", C.optional_bool)
+    device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps", C.device)
+    precision: str = option("auto", "auto (bf16 where it is fast), fp32 or bf16", C.one_of("auto", "fp32", "bf16"))
+    compile: bool = option(False, "torch.compile the model (slower on most CPUs)", C.is_bool)
+    channels_last: bool = option(True, "channels-last memory format (faster convolutions on CPU)", C.is_bool,
                                  cli=False)
     eval_batch_size: int | None = option(None, "images per step when testing (default: the model's)",
-                                         int_at_least(1), cli=False)
+                                         C.int_at_least(1), cli=False)
 
     def to_dict(self) -> dict:
         """The section as a plain JSON-able dict."""
