@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnnlab.config import RunConfig
 from cnnlab.data.sources import load_dataset
 from cnnlab.models import create_model
 from cnnlab.training.run import build_model
@@ -43,7 +44,7 @@ def few_labels(per_class: int, test, cache_root: Path) -> list[dict]:
     # scratch
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    net = build_model("lecture_cnn", train)
+    net = build_model(RunConfig.build(model="lecture_cnn"), train)
     Trainer(net, train, None, TrainConfig(epochs=30, batch_size=32, augment="flip,crop=2")).fit()
     rows.append({"labels_per_class": per_class, "method": "lecture CNN from scratch (30 epochs)",
                  "test_accuracy": evaluate(net, test)["accuracy"], "seconds": time.perf_counter() - t0})

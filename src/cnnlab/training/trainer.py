@@ -75,7 +75,9 @@ def check_callback(cb) -> None:
             continue
         close = difflib.get_close_matches(name, EVENTS, n=1, cutoff=0.75)
         if name.startswith(("before_", "after_", "on_")) or close:
-            raise ConfigError(f"{type(cb).__name__}.{name}", "method", "an event name: " + ", ".join(EVENTS),
+            raise ConfigError("callbacks", f"{type(cb).__name__}.{name}",
+                              "methods named after events: " + ", ".join(EVENTS) + " (other methods must not look "
+                              "like events, or they would never be called)",
                               hint=f"did you mean {close[0]!r}?" if close else "")
 
 
