@@ -204,8 +204,9 @@ def cmd_evaluate(a) -> int:
     if a.json:
         print(json.dumps(r))
     else:
-        print(f"{r['data']}: test accuracy {r['test_accuracy']:.2%} on {r['images']:,} images "
-              f"(loss {r['test_loss']:.4f})")
+        low, high = r["test_accuracy_ci95"]
+        print(f"{r['data']}: test accuracy {r['test_accuracy']:.2%} (95% CI {low:.1%} to {high:.1%}) on "
+              f"{r['images']:,} images (loss {r['test_loss']:.4f})")
     return 0
 
 

@@ -18,6 +18,7 @@ from cnnlab.data.sources import load_dataset
 from cnnlab.deploy.pipeline import RunInput, prepare_images, run_logits
 from cnnlab.device import pick_device
 from cnnlab.errors import RunError
+from cnnlab.training.metrics import classification_metrics
 from cnnlab.training.rundir import load_model
 
 
@@ -85,8 +86,12 @@ def evaluate(run, data: str | None = None, device: str = "auto", precision: str 
         precision: ``auto``, ``fp32`` or ``bf16``; default: the run's own setting.
 
     Returns:
-        ``{"run", "data", "test_accuracy", "test_loss", "images", "skipped"}``; ``skipped`` lists
-        ``[file, reason]`` for test files that could not be read.
+        ``{"run", "data", "test_accuracy", "test_accuracy_ci95", "correct", "test_loss", "images",
+        "per_class", "macro", "confusions", "skipped"}``: the accuracy with its 95% Wilson interval
+        ``[low, high]``, per-class ``precision``/``recall``/``f1``/``support`` (None where there is
+        nothing to measure), their averages over classes and the most confused pairs (see
+        :func:`~cnnlab.training.metrics.classification_metrics`); ``skipped`` lists ``[file, reason]``
+        for test files that could not be read.
 
     Raises:
         RunError: the run folder is unusable, or the data's classes differ from the model's.
@@ -100,8 +105,8 @@ def evaluate(run, data: str | None = None, device: str = "auto", precision: str 
     >>> save_model(run, model, {"architecture": model.cnnlab_config, "classes": [str(i) for i in range(10)],
     ...                         "input": {"channels": 1, "size": [8, 8]}, "data": "digits"})
     >>> r = evaluate(run, device="cpu")   # an untrained model: about 10% right
-    >>> r["images"], 0.0 <= r["test_accuracy"] <= 1.0
-    (359, True)
+    >>> r["images"], 0.0 <= r["test_accuracy"] <= 1.0, len(r["per_class"])
+    (359, True, 10)
     """
     dev = pick_device(device)
     model, meta = load_model(run, dev)
@@ -110,10 +115,13 @@ def evaluate(run, data: str | None = None, device: str = "auto", precision: str 
     x, _ = prepare_images(test.images, meta)  # uint8 (N, C, H, W) at the model's channels and size
     scores = run_logits(model, x, meta, precision=precision)  # (N, K)
     labels = test.labels
+    m = classification_metrics(labels, scores.argmax(1), meta["classes"])
     return {"run": str(run), "data": spec,
             "test_accuracy": (scores.argmax(1) == labels).float().mean().item() if len(labels) else float("nan"),
+            "test_accuracy_ci95": m["accuracy_ci95"], "correct": m["correct"],
             "test_loss": F.cross_entropy(scores, labels).item() if len(labels) else float("nan"),
-            "images": len(test), "skipped": [list(s) for s in test.skipped]}
+            "images": len(test), "per_class": m["per_class"], "macro": m["macro"], "confusions": m["confusions"],
+            "skipped": [list(s) for s in test.skipped]}
 
 
 __all__ = ["describe_class_difference", "evaluate", "load_test_split"]

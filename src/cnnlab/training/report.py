@@ -1,4 +1,4 @@
-"""The run report: learning curves, a confusion matrix, misclassified test images, report.md."""
+"""The run report: learning curves, a confusion matrix, misclassified test images, report.md and model_card.md."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import torch
 from cnnlab.files import atomic_write
 from cnnlab.plots import pyplot as _plt
 from cnnlab.plots import save_figure
+from cnnlab.training.metrics import classification_metrics, interval_text
+from cnnlab.training.model_card import confusion_lines, metric_words, per_class_lines, write_model_card
 
 
 def curves_figure(history: list[dict]):
@@ -128,10 +130,25 @@ def skipped_section(skipped: list[tuple[str, str]]) -> list[str]:
     return lines + [f"| `{p}` | {' '.join(why.split()).replace('|', '/')} |" for p, why in skipped]
 
 
-def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -> Path:
-    """Write the figures and report.md; returns the report path."""
+def write_report(run_dir, meta: dict, history: list[dict], test, result: dict, metrics: dict | None = None) -> Path:
+    """Write the figures, report.md and model_card.md into the run folder.
+
+    Args:
+        run_dir: the run folder.
+        meta: the run's ``model.json``.
+        history: one dict per epoch (``train_loss``, ``val_loss``, ``val_accuracy``...).
+        test: the test ImageSet.
+        result: the test scores: ``predictions`` (N,) and ``probabilities`` (N, K).
+        metrics: :func:`~cnnlab.training.metrics.classification_metrics` of the test split
+            (computed from ``result`` when None).
+
+    Returns:
+        The path of report.md.
+    """
     run_dir = Path(run_dir)
     classes = test.classes
+    if metrics is None:
+        metrics = classification_metrics(test.labels, result["predictions"], classes)
     cm = confusion_matrix(test.labels, result["predictions"], len(classes))
     if history:
         save_figure(curves_figure(history), run_dir / "curves.png")
@@ -142,17 +159,18 @@ def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -
                                          result["probabilities"], classes), run_dir / "misclassified.png")
     m = meta["metrics"]
     arch = meta["architecture"]
-    per_class = cm.diagonal() / np.maximum(cm.sum(1), 1)
+    ci = interval_text(metrics["accuracy_ci95"])
     lines = [
-        f"# Test accuracy: {m['test_accuracy']:.2%}",
+        f"# Test accuracy: {m['test_accuracy']:.2%} ({ci})",
         "",
         f"`{arch['name']}` trained on `{meta['data']}` for {m['epochs_run']} epoch(s) "
         f"in {m['train_seconds']:.0f} s ({meta['device']}, {meta['precision']}); "
         f"{meta['sizes']['train']:,} training, {meta['sizes']['val']:,} validation, "
-        f"{meta['sizes']['test']:,} test images.",
+        f"{meta['sizes']['test']:,} test images. What the model is for and where it fails: "
+        "[model_card.md](model_card.md).",
         "",
         "| metric | value |", "|---|---|",
-        f"| test accuracy | {m['test_accuracy']:.2%} |",
+        f"| test accuracy | {m['test_accuracy']:.2%} ({metrics['correct']:,} of {metrics['images']:,} right; {ci}) |",
         f"| test loss | {m['test_loss']:.4f} |",
     ]
     if "val_accuracy" in m:
@@ -162,10 +180,10 @@ def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -
     if history:
         lines += ["## Learning curves", "", "![learning curves](curves.png)", ""]
     lines += ["## Confusion matrix", "", "![confusion matrix](confusion.png)", "",
-              "| class | test images | test accuracy |", "|---|---|---|"]
-    counts = cm.sum(1)
-    lines += [f"| {c} | {n} | " + (f"{a:.1%} |" if n else "— (no test images: too few images of this class) |")
-              for c, n, a in zip(classes, counts, per_class)]
+              "## Per class", "", *per_class_lines(metrics), "", *metric_words()]
+    confused = confusion_lines(metrics)
+    if confused:
+        lines += ["", "## Most confused classes", "", *confused]
     if has_wrong:
         lines += ["", "## Misclassified test images", "", "![misclassified](misclassified.png)"]
     section = skipped_section(skipped_files(meta, test))
@@ -174,4 +192,5 @@ def write_report(run_dir, meta: dict, history: list[dict], test, result: dict) -
     lines += ["", "## Use it", "", "```",
               f"cnnlab predict {run_dir} photo.png", f"cnnlab evaluate {run_dir}", "```", ""]
     atomic_write(run_dir / "report.md", "\n".join(lines))
+    write_model_card(run_dir, meta, metrics)
     return run_dir / "report.md"

@@ -36,6 +36,7 @@ from cnnlab.models.registry import ModelInfo, create_model, model_info
 from cnnlab.training.callbacks import Checkpoint, History, NonFiniteGuard
 from cnnlab.training.events import Broadcast, ConsolePrinter, EventRelay
 from cnnlab.training.lock import RunLock, drop_previous, prepare_out, restore_previous
+from cnnlab.training.metrics import classification_metrics
 from cnnlab.training.report import write_report
 from cnnlab.training.rundir import load_resume, save_model
 from cnnlab.training.trainer import Trainer, TrainResult, evaluate
@@ -191,8 +192,9 @@ def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_se
     """Evaluate on the test split, save model + model.json, write the report, drop the resume files."""
     net, tcfg = result.model, result.config
     scores = evaluate(net, test_set, tcfg.eval_batch_size, result.device, tta=tcfg.tta, amp_dtype=result.amp_dtype)
-    metrics = {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"], "train_seconds": round(seconds, 2),
-               "epochs_run": len(result.history)}
+    test_metrics = classification_metrics(test_set.labels, scores["predictions"], test_set.classes)
+    metrics = {"test_accuracy": scores["accuracy"], "test_accuracy_ci95": test_metrics["accuracy_ci95"],
+               "test_loss": scores["loss"], "train_seconds": round(seconds, 2), "epochs_run": len(result.history)}
     if result.history and "val_accuracy" in result.history[-1]:
         metrics["val_accuracy"] = result.history[-1]["val_accuracy"]
     skipped = dict(merge_skipped(*(s for s in (train_set, val_set, test_set) if s is not None)))
@@ -206,6 +208,10 @@ def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_se
         "data": cfg.data.source,
         "augment": tcfg.augment,
         "sizes": {"train": len(train_set), "val": len(val_set) if val_set is not None else 0, "test": len(test_set)},
+        "class_counts": {"train": train_set.class_counts(),
+                         "val": val_set.class_counts() if val_set is not None else [],
+                         "test": test_set.class_counts()},
+        "test_metrics": {k: test_metrics[k] for k in ("per_class", "macro", "confusions")},
         "skipped_files": [[p, why] for p, why in sorted(skipped.items())],
         "parameters": sum(q.numel() for q in net.parameters()),
         "config": cfg.to_dict(),
@@ -219,7 +225,7 @@ def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_se
     }
     net_cpu = net.to("cpu").to(memory_format=torch.contiguous_format)
     save_model(out, net_cpu, meta)
-    write_report(out, meta, result.history, test_set, scores)
+    write_report(out, meta, result.history, test_set, scores, test_metrics)
     for name in ("resume.json", "resume.safetensors"):
         (out / name).unlink(missing_ok=True)
     return meta
