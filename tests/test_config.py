@@ -8,7 +8,7 @@ import pytest
 
 import cnnlab
 from cnnlab.cli import _parser, main
-from cnnlab.config import RunConfig, TrainConfig, option_table
+from cnnlab.config import RunConfig, TrainConfig, option_table, resolve_training
 from cnnlab.errors import ConfigError, Interrupted
 from cnnlab.files import read_json
 
@@ -131,3 +131,16 @@ def test_the_config_is_saved_with_the_run_and_rebuilds_it(tmp_path):
     saved = RunConfig.from_dict(meta["config"])
     assert saved == RunConfig.build(epochs=1, **SMALL).validate()
     assert meta["training"]["batch_size"] == 16 and meta["training"]["augment"] == "flip"
+
+
+def test_digits_are_not_mirrored_by_default_but_fashion_is(tmp_path):
+    # a mirrored "3" is not a 3: the data source says so, and the default flip (and flip TTA) is dropped
+    notes = []
+    meta = cnnlab.train(data="digits", out=tmp_path / "d", epochs=1, progress=False, model_args={"widths": [8, 16]},
+                        on_event=lambda e: notes.append(e.get("text", "")))
+    assert meta["training"]["augment"] is None and meta["training"]["tta"] is False
+    assert any("no mirroring for digits" in n for n in notes)
+    t = resolve_training(TrainConfig(), "lecture_cnn", 60_000, mirror_safe=True)
+    assert (t.augment, t.tta) == ("flip", True)
+    t = resolve_training(TrainConfig(augment="flip,rotate=10"), "lecture_cnn", 60_000, mirror_safe=False)
+    assert t.augment == "flip,rotate=10"  # asked for explicitly: kept

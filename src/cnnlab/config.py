@@ -329,13 +329,14 @@ def auto_batch_size(preferred: int, n_train: int) -> int:
     return max(2, min(size, n_train))
 
 
-def resolve_training(cfg: TrainConfig, model_name: str | None, n_train: int) -> TrainConfig:
+def resolve_training(cfg: TrainConfig, model_name: str | None, n_train: int, mirror_safe: bool = True) -> TrainConfig:
     """A copy of ``cfg`` with every "auto" value decided: batch sizes, augmentation, test-time augmentation.
 
     Args:
         cfg: the training section (may hold None/"auto").
         model_name: the registered model name whose defaults apply (None: a plain scratch CNN's).
         n_train: number of training examples (small data sets get smaller batches).
+        mirror_safe: False when a mirrored image changes class (digits): the default augmentation then has no flips.
 
     Returns:
         A TrainConfig with concrete values that the Trainer runs with and model.json records.
@@ -350,6 +351,9 @@ def resolve_training(cfg: TrainConfig, model_name: str | None, n_train: int) -> 
     augment = cfg.augment
     if augment == "auto":
         augment = info.augment if info else None
+        if augment and not mirror_safe:  # the model's default flips, but a mirrored "3" is not a 3
+            steps = [s for s in augment.split(",") if s.strip().split("@")[0].split("=")[0] not in ("flip", "vflip")]
+            augment = ",".join(steps) or None
     if augment is not None and parse_augment(augment) is None:  # "none", "off", ""
         augment = None
     # flip test-time augmentation pays only when the model was trained on mirrored images (without: -7 points)

@@ -67,6 +67,7 @@ class Source:
     present: Callable[[], bool] | None = None
     where: str | Callable[[], str] = ""
     splits: Callable[[str], list[str]] | None = None
+    mirror_safe: bool = True  # a left-right mirrored image shows the same class (not true of digits or letters)
 
     @property
     def form(self) -> str:
@@ -88,7 +89,7 @@ _SOURCES: dict[str, Source] = {}
 def register_source(name: str, loader: Callable[..., ImageSet] | None = None, *, about: str = "",
                     needs_arg: bool = False, arg: str = "PATH", hold_out: bool = False,
                     present: Callable[[], bool] | None = None, where: str | Callable[[], str] = "",
-                    splits: Callable[[str], list[str]] | None = None):
+                    splits: Callable[[str], list[str]] | None = None, mirror_safe: bool = True):
     """Register a data source under ``name``; use it as a function or as a decorator.
 
     Args:
@@ -104,6 +105,8 @@ def register_source(name: str, loader: Callable[..., ImageSet] | None = None, *,
         present: returns False when the data is not on this machine (None: always present).
         where: where the data comes from (a string, or a function returning one).
         splits: returns the splits a given ARG offers (default: train and test).
+        mirror_safe: a mirrored image keeps its class; False turns off the default flip augmentation (a mirrored
+            digit is another shape).
 
     Returns:
         ``loader`` (so the decorator leaves the function as it is).
@@ -117,9 +120,10 @@ def register_source(name: str, loader: Callable[..., ImageSet] | None = None, *,
     True
     >>> unregister_source("blank")
     """
+    fields = (about, needs_arg, arg, hold_out, present, where, splits, mirror_safe)
     if loader is None:
-        return lambda fn: _add(Source(name, fn, about, needs_arg, arg, hold_out, present, where, splits), fn)
-    return _add(Source(name, loader, about, needs_arg, arg, hold_out, present, where, splits), loader)
+        return lambda fn: _add(Source(name, fn, *fields), fn)
+    return _add(Source(name, loader, *fields), loader)
 
 
 def _add(source: Source, loader):
@@ -269,7 +273,7 @@ def describe_datasets() -> list[dict]:
 
 register_source("fashion-mnist", load_fashion_mnist, present=fashion_mnist_present, where=fashion_mnist_where,
                 about="70,000 28x28 gray clothing images, 10 classes (60,000 train / 10,000 test)")
-register_source("digits", load_digits, hold_out=True, where="scikit-learn (bundled)",
+register_source("digits", load_digits, hold_out=True, where="scikit-learn (bundled)", mirror_safe=False,
                 present=lambda: importlib.util.find_spec("sklearn") is not None,
                 about="1,797 8x8 gray handwritten digits, 10 classes")
 register_source("folder", load_folder, needs_arg=True, arg="PATH", splits=folder_splits,

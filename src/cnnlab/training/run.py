@@ -29,6 +29,7 @@ import torch
 from cnnlab._version import __version__
 from cnnlab.config import RUNTIME_OPTIONS, RunConfig, flat_key, resolve_training
 from cnnlab.data.imageset import ImageSet, merge_notes, merge_skipped
+from cnnlab.data.sources import get_source
 from cnnlab.data.splits import load_splits
 from cnnlab.errors import CnnlabError, ConfigError, Interrupted
 from cnnlab.files import clean_temporaries, read_json, write_json
@@ -135,7 +136,12 @@ def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: 
         emit({"event": "note", "text": text})
     torch.manual_seed(cfg.training.seed)  # the initial weights come from the seed too
     net = build_model(cfg, train_set, info)
-    tcfg = resolve_training(cfg.training, cfg.model.name, len(train_set))
+    source, _ = get_source(cfg.data.source)
+    tcfg = resolve_training(cfg.training, cfg.model.name, len(train_set), mirror_safe=source.mirror_safe)
+    if cfg.training.augment == "auto" and not source.mirror_safe and tcfg.augment != resolve_training(
+            cfg.training, cfg.model.name, len(train_set)).augment:
+        emit({"event": "note", "text": f"no mirroring for {source.name}: a mirrored image would show another "
+                                       "class (set augment yourself to change this)"})
     steps = int(tcfg.epochs * max(1, len(train_set) // tcfg.batch_size))
     if steps < FEW_STEPS and not cfg.model.freeze:
         emit({"event": "note", "text": f"only {steps} training steps ({len(train_set)} images, batch "
