@@ -124,3 +124,18 @@ def test_wrong_channel_count_is_a_clear_error():
 def test_contradictory_options_are_refused(extra, why, tmp_path, capsys):
     assert main(["train", "--data", "synthetic", "--out", str(tmp_path / "r"), "--quiet", *extra]) == 2
     assert why in capsys.readouterr().err
+
+
+def test_export_command_writes_onnx_and_refuses_torchscript(fashion_run, tmp_path, capsys):
+    import onnxruntime as ort
+
+    capsys.readouterr()
+    assert main(["export", str(fashion_run), "--format", "onnx", "--out", str(tmp_path)]) == 0
+    path = tmp_path / "model.onnx"
+    assert f"wrote {path}" in capsys.readouterr().out
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    probs = session.run(None, {"pixels": load_dataset("fashion-mnist", "test").images[:5].float().numpy()})[0]
+    assert probs.shape == (5, 10) and abs(probs.sum(1) - 1).max() < 1e-4
+    assert main(["export", str(fashion_run), "--format", "torchscript"]) == 2
+    err = capsys.readouterr().err
+    assert "--format torchscript" in err and "deprecated" in err and "pt2" in err

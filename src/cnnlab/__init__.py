@@ -5,7 +5,8 @@ The public API, all a newcomer needs:
     train(config_or_options, out=...)   train a model, write a run folder, return its model.json
     load(run_dir)                        the trained model and its model.json
     predict(run_dir, images)             top-k classes of image files or arrays
-    evaluate(run_dir)                    test accuracy of a saved run
+    evaluate(run_dir)                    test accuracy of a saved run (per class too)
+    export(run_dir, format="onnx")       model.onnx or model.pt2 that predicts what evaluate measured
     load_dataset(spec, split)            an ImageSet: uint8 (N, C, H, W), labels, classes
     create_model(name, ...)              a registered network
     summary(model, input_shape)          layer table: output shapes, parameters, FLOPs
@@ -32,6 +33,7 @@ from cnnlab.config import RunConfig
 from cnnlab.data.imageset import ImageSet
 from cnnlab.data.sources import load_dataset
 from cnnlab.deploy.evaluate import evaluate
+from cnnlab.deploy.export import export
 from cnnlab.deploy.predict import predict
 from cnnlab.errors import CnnlabError
 from cnnlab.models import create_model, list_models, summary
@@ -61,5 +63,5 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch
     return load_model(run_dir, device)
 
 
-__all__ = ["CnnlabError", "ImageSet", "Job", "RunConfig", "__version__", "create_model", "evaluate", "list_models",
-           "load", "load_dataset", "predict", "summary", "train"]
+__all__ = ["CnnlabError", "ImageSet", "Job", "RunConfig", "__version__", "create_model", "evaluate", "export",
+           "list_models", "load", "load_dataset", "predict", "summary", "train"]

@@ -26,6 +26,7 @@ from cnnlab.data.cache import cache_summary, clear_cache
 from cnnlab.data.sources import describe_sources, fetch_fashion_mnist, make_synthetic
 from cnnlab.data.splits import load_splits
 from cnnlab.deploy.evaluate import evaluate
+from cnnlab.deploy.export import export
 from cnnlab.deploy.predict import check_run_folder, format_rows, predict, write_csv
 from cnnlab.errors import CnnlabError, ConfigError, Interrupted
 from cnnlab.learn.explain import explain
@@ -47,6 +48,7 @@ EXAMPLES = {
                 "--out aug.png"],
     "explain": ["cnnlab explain convolution --image cat.jpg --out conv.png", "cnnlab explain all --out figures/"],
     "cache": ["cnnlab cache", "cnnlab cache clear folders"],
+    "export": ["cnnlab export runs/fm --format onnx", "cnnlab export runs/fm --format pt2 --out deploy/"],
 }
 
 
@@ -129,6 +131,14 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default=None, help="PNG file (or a folder for 'all')")
     x.add_argument("--run", default=None, help="a run directory, for the 'trained' topic")
 
+    xp = cmd("export", "export a trained run: ONNX (onnxruntime, browsers) or PT2 (torch.export, no model code)")
+    xp.add_argument("run_dir")
+    xp.add_argument("--format", default="onnx", help="onnx | pt2 (TorchScript is deprecated in torch 2.14)")
+    xp.add_argument("--out", default=None, help="file or folder to write (default: model.onnx / model.pt2 in the run)")
+    xp.add_argument("--opset", type=int, default=None, help="ONNX opset, for older runtimes")
+    xp.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average the image and its mirror inside the graph (default: as the run was tested)")
+
     c = cmd("cache", "show or clear cnnlab's cache (decoded photo folders, transfer-learning features)")
     c.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
     c.add_argument("kind", nargs="?", default=None, help="folders | features | downloads (default: all)")
@@ -141,7 +151,7 @@ def _message(e: CnnlabError) -> str:
         if e.key.startswith("model_args."):
             return f"--model-arg {e.key.split('.', 1)[1]}={e.value}: expected {e.expected}" + \
                 (f"; {e.hint}" if e.hint else "")
-        if e.key in option_table() or e.key in ("top_k", "csv", "config"):
+        if e.key in option_table() or e.key in ("top_k", "csv", "config", "format", "opset"):
             return e.format(flag_of(e.key))
     return str(e)
 
@@ -273,6 +283,12 @@ def cmd_explain(a) -> int:
     return 0
 
 
+def cmd_export(a) -> int:
+    """``cnnlab export``: see its --help."""
+    print(f"wrote {export(a.run_dir, format=a.format, out=a.out, opset=a.opset, tta=a.tta)}")
+    return 0
+
+
 def cmd_cache(a) -> int:
     """``cnnlab cache``: see its --help."""
     if a.action == "clear":
@@ -287,7 +303,8 @@ def cmd_cache(a) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "summary": cmd_summary,
-            "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain, "cache": cmd_cache}
+            "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain, "cache": cmd_cache,
+            "export": cmd_export}
 
 if __name__ == "__main__":
     sys.exit(main())
