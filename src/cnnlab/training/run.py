@@ -12,7 +12,7 @@ The folder is locked while the run writes it; a finished run is never replaced u
 >>> meta = train(data="synthetic", epochs=2, out=tempfile.mkdtemp() + "/run", progress=False,
 ...              model_args={"widths": [8, 16], "hidden": 16})
 >>> sorted(meta["metrics"])[:3]
-['epochs_run', 'test_accuracy', 'test_loss']
+['epochs_run', 'test_accuracy', 'test_accuracy_ci95']
 """
 
 from __future__ import annotations
