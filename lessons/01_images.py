@@ -7,8 +7,8 @@
 import numpy as np
 from skimage import data
 
-from cnnlab.learn.explain import explain
 from cnnlab.data.images import flatten
+from cnnlab.learn.explain import explain
 from cnnlab.learn.lessons import check, out_dir
 from cnnlab.learn.ref import LECTURE_IMAGE
 
@@ -52,6 +52,6 @@ print("figure:", explain("flatten", out=out_dir() / "01_flatten.png")[0])
 answer_1 = None
 answer_2 = None
 answer_3 = None
-check("1. numbers in a 1024x1024 RGB photo", answer_1, 1024 * 1024 * 3, hint="H * W * channels")
-check("2. index of the dark pixel", answer_2, 4, hint="row * W + col, counting from 0")
-check("3. distance between vertical neighbours", answer_3, 28, hint="one full row apart")
+check("1.1", answer_1)  # the answers live in cnnlab/learn/answers.py: try first, peek later
+check("1.2", answer_2)
+check("1.3", answer_3)

@@ -6,10 +6,10 @@
 # %%
 import numpy as np
 
+from cnnlab.learn.experiments import DROPOUT_SETTINGS, dropout_experiment
 from cnnlab.learn.explain import explain
-from cnnlab.learn.lessons import FAST, check, out_dir
+from cnnlab.learn.lessons import check, out_dir
 from cnnlab.learn.ref import dropout
-from cnnlab.training.run import train_run
 
 x = np.ones((4, 10))
 out, mask = dropout(x, p=0.5, training=True, rng=np.random.default_rng(0))
@@ -21,19 +21,35 @@ print(explain("dropout", out=out_dir() / "06_dropout.png")[0])
 
 # %% [markdown]
 # ## Experiment: overfitting on a small training set
-# Compare the gap between training and validation loss with no dropout and with heavy dropout.
+# A network that overfits memorizes its training images: it scores close to 100% on them and much
+# lower on images it has never seen. The difference, the *gap*, measures overfitting.
+# We train the dense network of lesson 1 (flatten, then layers of 256 and 128 units, with dropout
+# after each) on 50 images per class, without dropout and with p = 0.5, and measure the accuracy on
+# its own training images and on the 10,000 test images it never saw.
+# (The lecture CNN has dropout only in its last layers, and its convolutions and batch norm already
+# keep it from memorizing as much: there the effect is too small to see in a few seconds.)
 
 # %%
-epochs, per_class = (3, 20) if FAST else (20, 100)
-for rate in (0.0, 0.5):
-    meta = train_run("fashion-mnist", "lecture_cnn", epochs=epochs, per_class=per_class, augment="none",
-                     model_args={"dropout": rate}, out=str(out_dir() / f"06_dropout_{rate}"), progress=False,
-                     batch_size=32)
-    print(f"dropout {rate}: test accuracy {meta['metrics']['test_accuracy']:.1%}")
+print(f"settings: {DROPOUT_SETTINGS} (a few seconds per run)")
+results = dropout_experiment(out_dir() / "06_runs", seed=0, rates=(0.0, 0.5))
+for rate, r in results.items():
+    print(f"dropout p={rate}: training images {r['train']:.1%}, new images {r['new']:.1%}, "
+          f"gap {r['gap']:.1%}")
 
 # %% [markdown]
+# ## What the numbers say
+# - Without dropout the network knows its 500 training images by heart (about 100%) and the gap to
+#   new images is large (21 to 23 points in our checks over seeds 0, 1 and 2).
+# - With dropout it can no longer rely on single units: it scores lower on its training images and
+#   the gap shrinks (to 15-16 points). That is what "curbs overfitting" means.
+# - A smaller gap is not automatically a higher score on new images: here the accuracy on new images
+#   hardly changes (within 3 points either way; more often a little lower). With only 500 images,
+#   the data is the limit; cnnlab's training also already regularizes in other ways (weight decay,
+#   label smoothing). Dropout pays most in large networks trained for long on more data.
+#
 # ## Summary
 # - Dropout trains many thinner networks that share weights; evaluation uses them all at once.
+# - Compare accuracy on training images and on new images: a large gap means overfitting.
 #
 # ## Exercises
 # 1. With p = 0.2, by what factor are the surviving units scaled in training?
@@ -42,5 +58,5 @@ for rate in (0.0, 0.5):
 # %%
 answer_1 = None
 answer_2 = None
-check("1. scale factor", answer_1, 1.25, tol=1e-3, hint="1 / (1 - p)")
-check("2. active units", answer_2, 150, hint="(1 - p) * 200")
+check("6.1", answer_1)  # the answers live in cnnlab/learn/answers.py: try first, peek later
+check("6.2", answer_2)

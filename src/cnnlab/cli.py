@@ -151,7 +151,7 @@ def _message(e: CnnlabError) -> str:
         if e.key.startswith("model_args."):
             return f"--model-arg {e.key.split('.', 1)[1]}={e.value}: expected {e.expected}" + \
                 (f"; {e.hint}" if e.hint else "")
-        if e.key in option_table() or e.key in ("top_k", "csv", "config", "format", "opset"):
+        if e.key in option_table() or e.key in ("top_k", "csv", "config", "format", "opset", "image", "topic"):
             return e.format(flag_of(e.key))
     return str(e)
 

@@ -25,9 +25,12 @@ def curves_figure(history: list[dict]):
         b.plot(ep, [100 * h["val_accuracy"] for h in history], "o-", color="C1", label="validation")
     a.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
     b.set(title="Accuracy", xlabel="epoch", ylabel="%")
+    if "val_loss" not in history[0]:
+        b.text(0.5, 0.5, "no validation split", ha="center", va="center", transform=b.transAxes, color="gray")
     for ax in (a, b):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # an empty legend is a warning, not a picture
+            ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

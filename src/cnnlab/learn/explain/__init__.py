@@ -68,8 +68,8 @@ def figure(topic: str, image=None, run: str | None = None):
 
     >>> import numpy as np
     >>> fig = figure("flatten", image=np.full((32, 32), 128, np.uint8))
-    >>> "your image" in fig.axes[0].get_title()
-    True
+    >>> fig.axes[0].get_title().splitlines()[0]
+    'Your image, shrunk to 6x6'
     """
     _check_topic(topic)
     image = resolve_image(image)

@@ -48,7 +48,8 @@ def image_as_numbers(image=None):
     axes[1].set_title(f"A real photo ({photo.name}) is the same thing, bigger:\nshape {g.shape} = {g.size:,} numbers")
     off(axes[1])
     show_numbers(axes[2], patch, fontsize=7.5)
-    axes[2].set_title(f"The {patch.shape[0]}x{patch.shape[1]} patch in the red box,\nzoomed in: every pixel is a number")
+    axes[2].set_title(f"The {patch.shape[0]}x{patch.shape[1]} patch in the red box,\n"
+                      "zoomed in: every pixel is a number")
     fig.tight_layout()
     return fig
 
@@ -66,8 +67,8 @@ def rgb_channels(image=None):
 
     >>> import numpy as np
     >>> fig = rgb_channels(np.zeros((10, 12, 3), np.uint8))
-    >>> fig.axes[0].get_title()
-    'your image\nshape (10, 12, 3) = (H, W, 3)'
+    >>> fig.axes[0].get_title().splitlines()
+    ['your image', 'shape (10, 12, 3) = (H, W, 3)']
     """
     p = plt()
     photo = resolve_image(image) or default_photo()
@@ -98,8 +99,8 @@ def flattening(image=None):
 
     >>> import numpy as np
     >>> fig = flattening(np.full((30, 30), 200, np.uint8))
-    >>> "your image, shrunk to 6x6" in fig.axes[0].get_title()
-    True
+    >>> fig.axes[0].get_title().splitlines()[0]
+    'Your image, shrunk to 6x6'
     """
     p = plt()
     small, name = small_gray(image, 6, 0, None)  # 6x6 so every number is readable
@@ -111,7 +112,9 @@ def flattening(image=None):
     box(ax1, 2, 3, 1, 1, "red", 3)
     box(ax1, 3, 3, 1, 1, "dodgerblue", 3)
     what = name if name.endswith(", shrunk") else f"{name}, shrunk"
-    ax1.set_title(f"{what[0].upper() + what[1:]} to {h}x{w}\nred and blue pixels are neighbours (one above the other)")
+    if what.split(" ")[0] in ("a", "an", "your"):  # a sentence starts with a capital; file names stay as they are
+        what = what[0].upper() + what[1:]
+    ax1.set_title(f"{what} to {h}x{w}\nred and blue pixels are neighbours (one above the other)")
     ax2 = fig.add_axes([0.05, 0.05, 0.92, 0.1])
     ax2.imshow(flat[None], cmap="gray", vmin=0, vmax=255, aspect="auto")
     for i, v in enumerate(flat):

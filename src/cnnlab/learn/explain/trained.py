@@ -5,8 +5,13 @@ pretrained EfficientNet-Lite0 backbone: there the kernels are the stem convoluti
 maps are the stem's output after its activation, and Grad-CAM looks at the last convolution. What a
 model does not have (an MLP has no convolution) is said in the figure instead of drawn.
 
+>>> import tempfile
 >>> from cnnlab.learn.explain.trained import trained
->>> fig = trained(run="runs/fashion-mnist")                 # doctest: +SKIP
+>>> run = tempfile.mkdtemp() + "/digits"
+>>> _ = train(out=run, data="digits", epochs=1, model_args={"widths": [8, 16]}, progress=False)
+>>> fig = trained(run=run)
+>>> fig._suptitle.get_text().startswith("Inside a trained lecture_cnn")
+True
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from cnnlab.data.sources import find_fashion_mnist, load_dataset
-from cnnlab.deploy.pipeline import prepare_image
+from cnnlab.data.sources import find_fashion_mnist
+from cnnlab.deploy.evaluate import load_test_split
+from cnnlab.deploy.pipeline import match_channels, prepare_image
 from cnnlab.errors import DataError, ModelError
 from cnnlab.learn.explain.common import off, plt, resolve_image, with_article
-from cnnlab.training.rundir import load_model
 from cnnlab.training.run import train
+from cnnlab.training.rundir import load_model
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish, nn.LeakyReLU, nn.ELU, nn.Mish)
 
@@ -41,9 +47,12 @@ def trained_model(run: str | None = None):
 
     Example:
 
-    >>> model, meta = trained_model("runs/fashion-mnist")      # doctest: +SKIP
-    >>> meta["classes"][:2]                                    # doctest: +SKIP
-    ['T-shirt/top', 'Trouser']
+    >>> import tempfile
+    >>> run = tempfile.mkdtemp() + "/digits"
+    >>> _ = train(out=run, data="digits", epochs=1, model_args={"widths": [8, 16]}, progress=False)
+    >>> model, meta = trained_model(run)
+    >>> meta["classes"][:3], model.training
+    (['0', '1', '2'], False)
     """
     if run is None:
         try:
@@ -59,15 +68,13 @@ def trained_model(run: str | None = None):
 
 
 def _test_image(meta: dict, index: int = 0) -> tuple[torch.Tensor, int]:
-    """Image ``index`` of the run's test split, uint8 (1, C, H, W), and its label."""
-    spec = meta["data"]
-    opts = {"image_size": meta["input"]["size"][0], "progress": False} if spec.startswith("folder:") else {}
+    """Image ``index`` of the run's test split as the run was tested on it, uint8 (1, C, H, W), and its label."""
     try:
-        ds = load_dataset(spec, "test", **opts)
+        ds = load_test_split(meta)
     except DataError as e:
-        raise DataError(f"the run's test images ({spec}) cannot be loaded ({e}); "
-                        "pass an image of your own instead (--image photo.jpg)") from None
-    return ds.images[index:index + 1], int(ds.labels[index])
+        raise DataError(f"the run's test images ({meta['data']}) cannot be loaded ({e}); pass an image of "
+                        "your own instead (image=... in Python, --image on the command line)") from None
+    return match_channels(ds.images[index:index + 1], meta["input"]["channels"]), int(ds.labels[index])
 
 
 def first_conv(model: nn.Module) -> nn.Conv2d | None:
@@ -143,7 +150,7 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target: int | None = None) -> tu
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
     ...                     nn.Linear(4, 2))
     >>> cam, cls = grad_cam(net, torch.rand(1, 1, 8, 8) * 255)
-    >>> cam.shape, 0.0 <= cam.min() <= cam.max() <= 1.0
+    >>> cam.shape, bool(0.0 <= cam.min() <= cam.max() <= 1.0)
     ((8, 8), True)
     """
     layer = last_conv_block(model)
@@ -245,7 +252,12 @@ def trained(image=None, run: str | None = None):
 
     Example:
 
-    >>> fig = trained(image="shoe.png", run="runs/fashion-mnist")   # doctest: +SKIP
+    >>> import tempfile, numpy as np
+    >>> run = tempfile.mkdtemp() + "/digits"
+    >>> _ = train(out=run, data="digits", epochs=1, model_args={"widths": [8, 16]}, progress=False)
+    >>> fig = trained(image=np.zeros((16, 16), np.uint8), run=run)
+    >>> fig.axes[-2].get_title().startswith("input (your image, predicted: ")
+    True
     """
     p = plt()
     photo = resolve_image(image)
@@ -253,7 +265,7 @@ def trained(image=None, run: str | None = None):
     notes: list[str] = []
     if photo is not None:  # exactly as predict feeds the run's model (decode, crop, resize, channels)
         chw, notes = prepare_image(photo.path or photo.pixels, meta)
-        x, label = torch.from_numpy(chw)[None], None  # uint8 (1, C, H, W)
+        x, label = torch.tensor(chw)[None], None  # uint8 (1, C, H, W)
     else:
         x, label = _test_image(meta, 0)
     conv = first_conv(model)
@@ -266,7 +278,7 @@ def trained(image=None, run: str | None = None):
     else:
         kh, kw = conv.kernel_size
         where = (f"the pretrained stem ({_module_name(model, conv)}), learned on ImageNet"
-                 + (" and kept frozen in this run" if meta.get("params", {}).get("freeze") else "")) \
+                 + (" and kept frozen in this run" if _frozen(meta) else "")) \
             if pretrained else "learned"
         for i, (k, style) in enumerate(_kernel_images(conv)):
             ax = fig.add_subplot(gs[i // 8, 4 + i % 8])
@@ -291,9 +303,8 @@ def trained(image=None, run: str | None = None):
     a = fig.add_subplot(gs[0:2, 0:4])
     a.imshow(img, cmap=cmap, vmin=0, vmax=255)
     shown = f"{photo.name}, " if photo is not None else f"true: {classes[label]}, "
-    a.set_title(f"input ({shown}predicted: {classes[pred]})")
-    if notes:  # what was changed to fit the model, and a warning if it never saw such images
-        a.set_xlabel("\n".join(notes), fontsize=7, wrap=True)
+    # what was changed to fit the model, and a warning if it never saw such images
+    a.set_title(f"input ({shown}predicted: {classes[pred]})" + "".join(f"\n{n}" for n in notes), fontsize=9)
     off(a)
     b = fig.add_subplot(gs[2:4, 0:4])
     if conv is None:
@@ -309,6 +320,11 @@ def trained(image=None, run: str | None = None):
     fig.suptitle(f"Inside a trained {meta['architecture']['name']} (test accuracy "
                  f"{meta['metrics']['test_accuracy']:.1%} on {meta['data']})", fontsize=12)
     return fig
+
+
+def _frozen(meta: dict) -> bool:
+    """Whether the run kept its pretrained backbone frozen (model.json of cnnlab 0.2, or 0.1's flat params)."""
+    return bool(meta.get("config", {}).get("model", {}).get("freeze") or meta.get("params", {}).get("freeze"))
 
 
 def _grid(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> str:

@@ -2,6 +2,13 @@
 
 conv2d / max_pool2d are vectorized; conv2d_loops / max_pool2d_loops are the same maths as
 plain loops. Every op has a backward; tests compare all of them with torch.nn.functional.
+
+>>> import numpy as np
+>>> from cnnlab.learn.ref import LECTURE_IMAGE, conv2d
+>>> x = np.array(LECTURE_IMAGE, float)[None, None]          # (N=1, C=1, 3, 3)
+>>> conv2d(x, np.array([[[[0, 1], [1, 0]]]], float))[0, 0]  # (K=1, C=1, 2, 2) kernel
+array([[510., 255.],
+       [255., 510.]])
 """
 
 from cnnlab.learn.ref.conv import (

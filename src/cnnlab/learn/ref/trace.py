@@ -21,7 +21,22 @@ import numpy as np
 
 @dataclass
 class Step:
-    """One output position of a convolution or pooling, and how it was computed."""
+    """One output position of a convolution or pooling, and how it was computed.
+
+    Args:
+        row, col: the output position.
+        rows, cols: the input rows and columns read (first, last).
+        window: the input values read.
+        kernel: the kernel (None for max pooling).
+        products: window * kernel (None for max pooling).
+        value: the output value (the sum of the products, or the maximum).
+        where: the input position of the maximum (pooling only).
+
+    Example:
+
+    >>> trace_pool(np.array([[1, 3], [4, 2]]), 0, 0).where
+    (1, 0)
+    """
 
     row: int
     col: int
@@ -34,6 +49,15 @@ class Step:
     where: tuple[int, int] | None = None  # position of the maximum (pooling)
 
     def text(self) -> str:
+        """The step as a few lines of text: the window, the kernel, the products and their sum (or the max).
+
+        >>> print(trace_pool(np.array([[1, 3], [4, 2]]), 0, 0).text())
+        output[0, 0] reads input rows 0..1, cols 0..1
+          window
+          [1 3]
+          [4 2]
+          max = 4 at input (1, 0)
+        """
         head = f"output[{self.row}, {self.col}] reads input rows {self.rows[0]}..{self.rows[1]}, " \
                f"cols {self.cols[0]}..{self.cols[1]}"
         fmt = _formatter(self.window, self.kernel, self.products)
@@ -66,7 +90,25 @@ def _lines(a, fmt) -> list[str]:
 
 
 def trace_conv(image, kernel, row: int, col: int, stride: int = 1, padding: int = 0) -> Step:
-    """How output[row, col] of a single-channel convolution is computed."""
+    """How output[row, col] of a single-channel convolution is computed.
+
+    Args:
+        image: a 2-D array (H, W).
+        kernel: a 2-D array (kh, kw).
+        row, col: the output position.
+        stride, padding: as in :func:`~cnnlab.learn.ref.conv2d`.
+
+    Returns:
+        A :class:`Step`.
+
+    Raises:
+        IndexError: the position is outside the result.
+
+    Example:
+
+    >>> trace_conv(np.eye(3), np.ones((2, 2)), 1, 1).value
+    2.0
+    """
     x = np.pad(np.asarray(image, dtype=float), padding)
     k = np.asarray(kernel, dtype=float)
     kh, kw = k.shape
@@ -80,7 +122,22 @@ def trace_conv(image, kernel, row: int, col: int, stride: int = 1, padding: int 
 
 
 def trace_pool(image, row: int, col: int, size: int = 2, stride: int | None = None) -> Step:
-    """How output[row, col] of max pooling is computed, and where its maximum sits."""
+    """How output[row, col] of max pooling is computed, and where its maximum sits.
+
+    Args:
+        image: a 2-D array (H, W).
+        row, col: the output position.
+        size: window size.
+        stride: step of the window (default: ``size``).
+
+    Returns:
+        A :class:`Step` whose ``where`` is the maximum's input position.
+
+    Example:
+
+    >>> trace_pool(np.arange(16).reshape(4, 4), 1, 1).value
+    15.0
+    """
     stride = stride or size
     x = np.asarray(image, dtype=float)
     r0, c0 = row * stride, col * stride
@@ -91,7 +148,22 @@ def trace_pool(image, row: int, col: int, size: int = 2, stride: int | None = No
 
 
 def trace(image, kernel=None, stride: int = 1, padding: int = 0, pool: int | None = None) -> list[Step]:
-    """Every output position of a small convolution (or, with ``pool``, of max pooling), in order."""
+    """Every output position of a small convolution (or, with ``pool``, of max pooling), row by row.
+
+    Args:
+        image: a 2-D array (H, W).
+        kernel: a 2-D kernel (ignored with ``pool``).
+        stride, padding: as in :func:`~cnnlab.learn.ref.conv2d`.
+        pool: the window size of max pooling instead of a convolution.
+
+    Returns:
+        A list of :class:`Step`, one per output position.
+
+    Example:
+
+    >>> [s.value for s in trace([[255, 255, 255], [255, 0, 255], [255, 255, 255]], [[0, 1], [1, 0]])]
+    [510.0, 255.0, 255.0, 510.0]
+    """
     x = np.asarray(image)
     if pool:
         ho, wo = (x.shape[0] - pool) // pool + 1, (x.shape[1] - pool) // pool + 1
@@ -103,4 +175,9 @@ def trace(image, kernel=None, stride: int = 1, padding: int = 0, pool: int | Non
 
 
 def trace_text(steps: list[Step]) -> str:
+    """All steps' texts, separated by blank lines.
+
+    >>> trace_text(trace(np.eye(2), pool=2)).splitlines()[-1]
+    '  max = 1 at input (0, 0)'
+    """
     return "\n\n".join(s.text() for s in steps)
