@@ -272,7 +272,7 @@ def trained(image=None, run: str | None = None):
     maps, maps_title = first_feature_maps(model, x)
     pretrained = meta.get("pretrained_cfg") is not None
     fig = p.figure(figsize=(16, 8.5))
-    gs = fig.add_gridspec(4, 12)
+    gs = fig.add_gridspec(4, 12, hspace=0.55)  # room for the two-line Grad-CAM title
     if conv is None:
         _say(fig.add_subplot(gs[0:2, 4:12]), "no kernels to show: this model has no convolution layer")
     else:
