@@ -3,9 +3,14 @@
 The lecture's first idea: a grayscale image is a 2-D array of brightness values 0..255,
 a color image is three such arrays stacked, shape ``(H, W, 3)``.
 
+>>> import tempfile
+>>> from PIL import Image
+>>> from skimage import data
+>>> path = tempfile.mkdtemp() + "/cat.jpg"
+>>> Image.fromarray(data.chelsea()).save(path)        # scikit-image's cat photo, as a JPEG file
 >>> from cnnlab.data.images import load_image
->>> img = load_image("cat.jpg")            # doctest: +SKIP
->>> img.shape, img.dtype                   # doctest: +SKIP
+>>> img = load_image(path)
+>>> img.shape, img.dtype
 ((300, 451, 3), dtype('uint8'))
 
 Safety: only an allow-list of formats is decoded (no EPS/PSD/SVG, which can invoke external
