@@ -151,7 +151,7 @@ def test_sources_rows_for_the_datasets_command(tmp_path, monkeypatch):
     assert list(rows)[:4] == ["fashion-mnist", "digits", "folder:PATH", "synthetic"]
     assert rows["fashion-mnist"]["present"] is False and "apt-get" in rows["fashion-mnist"]["where"]
     assert rows["folder:PATH"]["options"] == ["image_size", "channels", "fit", "progress", "use_cache"]
-    old = describe_datasets()  # the older keys, still read by cli.py
+    old = describe_datasets()  # the older keys, for code written against cnnlab 0.1
     assert old[2]["spec"] == "folder:PATH" and set(old[0]) == {"spec", "present", "source", "about"}
 
 

@@ -23,7 +23,7 @@ from cnnlab.config import RunConfig, flag_of, option_table
 from cnnlab.data.augment import list_augments
 from cnnlab.data.augment.view import preview
 from cnnlab.data.cache import cache_summary, clear_cache
-from cnnlab.data.sources import describe_sources, fetch_fashion_mnist, make_synthetic
+from cnnlab.data.sources import fetch_fashion_mnist, list_sources, make_synthetic
 from cnnlab.data.splits import load_splits
 from cnnlab.deploy.evaluate import evaluate
 from cnnlab.deploy.export import export
@@ -260,7 +260,7 @@ def cmd_datasets(a) -> int:
     if a.fetch:
         print(f"fashion-mnist: {fetch_fashion_mnist()}")
         return 0
-    for d in describe_sources():
+    for d in list_sources():
         mark = "yes" if d["present"] else "NO "
         print(f"{d['form']:15s} present: {mark}  {d['about']}\n{'':15s} source: {d['where']}")
     return 0

@@ -247,11 +247,6 @@ def list_sources() -> list[dict]:
     return rows
 
 
-def describe_sources() -> list[dict]:
-    """The rows ``cnnlab datasets`` prints: the same as :func:`list_sources`."""
-    return list_sources()
-
-
 def data_help() -> str:
     """The ``--data`` help: one line per registered source.
 
@@ -264,7 +259,7 @@ def data_help() -> str:
 
 
 def describe_datasets() -> list[dict]:
-    """Older form of :func:`describe_sources` (keys ``spec``, ``present``, ``source``, ``about``)."""
+    """Older form of :func:`list_sources` (keys ``spec``, ``present``, ``source``, ``about``)."""
     return [{"spec": r["form"], "present": r["present"], "source": r["where"], "about": r["about"]}
             for r in list_sources()]
 
@@ -283,6 +278,6 @@ register_source("synthetic", make_synthetic, hold_out=True, where="generated",
                 about="noisy shapes for tests and demos")
 
 __all__ = ["FASHION_CLASSES", "FASHION_FILES", "SPLIT_SEED", "TEST_FRACTION", "DataError", "Source", "cache_dir",
-           "data_help", "describe_datasets", "describe_sources", "fetch_fashion_mnist", "find_fashion_mnist",
+           "data_help", "describe_datasets", "fetch_fashion_mnist", "find_fashion_mnist",
            "get_source", "list_sources", "load_dataset", "load_digits", "make_synthetic", "read_idx",
            "register_source", "source_splits", "SYNTHETIC_CLASSES", "unregister_source"]

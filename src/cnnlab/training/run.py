@@ -138,8 +138,7 @@ def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: 
     net = build_model(cfg, train_set, info)
     source, _ = get_source(cfg.data.source)
     tcfg = resolve_training(cfg.training, cfg.model.name, len(train_set), mirror_safe=source.mirror_safe)
-    if cfg.training.augment == "auto" and not source.mirror_safe and tcfg.augment != resolve_training(
-            cfg.training, cfg.model.name, len(train_set)).augment:
+    if cfg.training.augment == "auto" and tcfg.augment != info.augment:  # the model's default lost its flips
         emit({"event": "note", "text": f"no mirroring for {source.name}: a mirrored image would show another "
                                        "class (set augment yourself to change this)"})
     steps = int(tcfg.epochs * max(1, len(train_set) // tcfg.batch_size))
