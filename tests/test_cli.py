@@ -82,7 +82,7 @@ def test_train_on_a_folder_of_jpegs(photo_folder, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "skipped 1 file(s) that could not be read" in text and "oops.jpg" in text
     meta = json.loads((out / "model.json").read_text())
-    assert meta["classes"] == ["bar", "disc"] and meta["input"] == {"channels": 3, "size": [32, 32]}
+    assert meta["classes"] == ["bar", "disc"] and meta["input"] == {"channels": 3, "size": [32, 32], "fit": "crop"}
     assert meta["metrics"]["test_accuracy"] >= 0.7
     # predicting a big photo works: it is resized to the model's input
     big = tmp_path / "big.jpg"

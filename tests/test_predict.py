@@ -13,6 +13,7 @@ import torch
 from conftest import shape_photo
 from PIL import Image
 
+import cnnlab
 from cnnlab.data.images import convert_mode
 from cnnlab.data.imageset import ImageSet
 from cnnlab.deploy.evaluate import evaluate, load_test_split
@@ -287,3 +288,14 @@ def test_report_lists_skipped_files_with_their_reasons(tmp_path):
     clean = dict(meta, skipped_files=[])
     assert "could not be read" not in write_report(tmp_path, clean, [], ImageSet(test.images, test.labels, ["a", "b"]),
                                                    result).read_text()
+
+
+def test_fit_pad_trains_on_whole_photos_and_predict_pads_them_too(photo_folder, tmp_path):
+    # the studio's "whole image" choice: before, there was no fit option and every run cropped
+    meta = cnnlab.train({"data": f"folder:{photo_folder}", "fit": "pad", "image_size": 32, "epochs": 1,
+                         "model_args": {"widths": [8, 16], "hidden": 16}}, out=tmp_path / "run", progress=False)
+    assert meta["input"]["fit"] == "pad"
+    rows, _ = cnnlab.predict(tmp_path / "run", str(photo_folder / "bar" / "23.jpg"))
+    assert any("padded with black" in n for n in rows[0]["notes"])
+    with pytest.raises(ConfigError, match="fit='stretch': expected crop for this data set"):
+        cnnlab.RunConfig.build(data="digits", fit="stretch").validate()

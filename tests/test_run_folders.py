@@ -55,12 +55,14 @@ def test_a_finished_run_is_not_replaced_without_overwrite_and_leaves_nothing_sta
     with pytest.raises(RunError, match="already holds a finished run"):
         cnnlab.train(out=out, epochs=1, progress=False, seed=1, **SMALL)
     assert (out / "model.safetensors").read_bytes() == before
-    for name in ("curves.png", "confusion.png", "misclassified.png"):
-        (out / name).write_bytes(b"stale figure of the old run")
+    for name in ("curves.png", "confusion.png", "misclassified.png", "model.onnx"):
+        (out / name).write_bytes(b"stale file of the old run")
+    (out / "web").mkdir()  # an exported web demo of the old model
+    (out / "web" / "model.onnx").write_bytes(b"stale file of the old run")
     second = cnnlab.train(out=out, epochs=1, progress=False, seed=1, overwrite=True, **SMALL)
     assert second["created"] >= first["created"]
-    for name in ("curves.png", "confusion.png", "misclassified.png"):
-        assert not (out / name).exists() or (out / name).read_bytes() != b"stale figure of the old run"
+    for name in ("curves.png", "confusion.png", "misclassified.png", "model.onnx", "web/model.onnx"):
+        assert not (out / name).exists() or (out / name).read_bytes() != b"stale file of the old run"
 
 
 def test_a_folder_with_other_files_is_never_used(tmp_path):

@@ -13,7 +13,7 @@ SRC = Path(cnnlab.__file__).parent
 # lower layers never import higher ones: data <- models <- config <- training <- deploy/learn <- cli
 LAYER = {"errors": 0, "_version": 0, "files": 1, "device": 1, "progress": 1, "plots": 2, "data": 3, "models": 4,
          "config": 5, "config_checks": 5, "training": 6, "deploy": 7, "learn": 7, "prove": 8, "cli": 9, "studio": 9,
-         "__init__": 10}
+         "launch": 10, "__main__": 10, "__init__": 10}
 
 
 def _module_name(path: Path) -> str:

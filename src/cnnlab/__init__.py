@@ -1,12 +1,16 @@
 """cnnlab: the lecture "Introduction to CNNs" as real software.
 
+Names are imported on first use (``cnnlab.train`` imports PyTorch, ``import cnnlab`` alone does not), so the
+torch-free install (``pip install "cnnlab[deploy]"``) can import the package too.
+
 The public API, all a newcomer needs:
 
     train(config_or_options, out=...)   train a model, write a run folder, return its model.json
     load(run_dir)                        the trained model and its model.json
     predict(run_dir, images)             top-k classes of image files or arrays
     evaluate(run_dir)                    test accuracy of a saved run (per class too)
-    export(run_dir, format="onnx")       model.onnx or model.pt2 that predicts what evaluate measured
+    export(run_dir, format="onnx")       model.onnx, model.pt2 or a web demo that predicts what evaluate measured
+    predict_onnx(model_onnx, images)     predict with an exported model.onnx and onnxruntime alone (no PyTorch)
     load_dataset(spec, split)            an ImageSet: uint8 (N, C, H, W), labels, classes
     create_model(name, ...)              a registered network
     summary(model, input_shape)          layer table: output shapes, parameters, FLOPs
@@ -24,25 +28,41 @@ Total params: 22,778  (trainable 22,778, frozen 0)
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import torch
+import importlib
 
 from cnnlab._version import __version__
-from cnnlab.config import RunConfig
-from cnnlab.data.imageset import ImageSet
-from cnnlab.data.sources import load_dataset
-from cnnlab.deploy.evaluate import evaluate
-from cnnlab.deploy.export import export
-from cnnlab.deploy.predict import predict
 from cnnlab.errors import CnnlabError
-from cnnlab.models import create_model, list_models, summary
-from cnnlab.training.jobs import Job
-from cnnlab.training.run import train
-from cnnlab.training.rundir import load_model
+
+# public name -> the module that defines it; imported on first use (PEP 562), never at ``import cnnlab``
+_WHERE = {
+    "RunConfig": "cnnlab.config",
+    "ImageSet": "cnnlab.data.imageset",
+    "load_dataset": "cnnlab.data.sources",
+    "evaluate": "cnnlab.deploy.evaluate",
+    "export": "cnnlab.deploy.export",
+    "predict": "cnnlab.deploy.predict",
+    "predict_onnx": "cnnlab.deploy.onnx_predict",
+    "create_model": "cnnlab.models",
+    "list_models": "cnnlab.models",
+    "summary": "cnnlab.models",
+    "Job": "cnnlab.training.jobs",
+    "train": "cnnlab.training.run",
+}
 
 
-def load(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
+def load(run_dir, device="cpu"):
     """The trained model of a run folder (eval mode) and its model.json.
 
     Args:
@@ -60,8 +80,8 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch
     >>> meta["classes"][:3], model.training
     (['0', '1', '2'], False)
     """
-    return load_model(run_dir, device)
+    return importlib.import_module("cnnlab.training.rundir").load_model(run_dir, device)
 
 
 __all__ = ["CnnlabError", "ImageSet", "Job", "RunConfig", "__version__", "create_model", "evaluate", "export",
-           "list_models", "load", "load_dataset", "predict", "summary", "train"]
+           "list_models", "load", "load_dataset", "predict", "predict_onnx", "summary", "train"]

@@ -27,10 +27,14 @@ from cnnlab.data.sources import fetch_fashion_mnist, list_sources, make_syntheti
 from cnnlab.data.splits import load_splits
 from cnnlab.deploy.evaluate import evaluate
 from cnnlab.deploy.export import export
-from cnnlab.deploy.predict import check_run_folder, format_rows, predict, write_csv
+from cnnlab.deploy.onnx_predict import predict_onnx
+from cnnlab.deploy.predict import check_run_folder, predict
+from cnnlab.deploy.rows import show_rows
+from cnnlab.deploy.serve import serve
 from cnnlab.errors import CnnlabError, ConfigError, Interrupted
 from cnnlab.learn.explain import explain
 from cnnlab.models import model_info, summary
+from cnnlab.studio.server import run_studio
 from cnnlab.training.run import build_model, train
 
 EXAMPLES = {
@@ -41,6 +45,7 @@ EXAMPLES = {
               "cnnlab train --out runs/fm --resume"],
     "evaluate": ["cnnlab evaluate runs/fm --json"],
     "predict": ["cnnlab predict runs/fm shoe.png photos/ 'more/*.jpg' --top-k 3 --csv out.csv",
+                "cnnlab predict runs/fm/model.onnx shoe.png",
                 "cnnlab predict --model efficientnet_lite0 cat.jpg"],
     "summary": ["cnnlab summary --model lecture_cnn --data fashion-mnist"],
     "datasets": ["cnnlab datasets", "cnnlab datasets --fetch fashion-mnist"],
@@ -48,7 +53,10 @@ EXAMPLES = {
                 "--out aug.png"],
     "explain": ["cnnlab explain convolution --image cat.jpg --out conv.png", "cnnlab explain all --out figures/"],
     "cache": ["cnnlab cache", "cnnlab cache clear folders"],
-    "export": ["cnnlab export runs/fm --format onnx", "cnnlab export runs/fm --format pt2 --out deploy/"],
+    "export": ["cnnlab export runs/fm --format onnx", "cnnlab export runs/fm --format pt2 --out deploy/",
+               "cnnlab export runs/fm --format web --out fm-demo"],
+    "serve": ["cnnlab serve fm-demo --open"],
+    "studio": ["cnnlab studio --open", "cnnlab studio --host 0.0.0.0 --access-code tiger-42"],
 }
 
 
@@ -104,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON")
 
     pr = cmd("predict", "predict the class of image files, folders or globs")
-    pr.add_argument("paths", nargs="+", help="RUN_DIR then files/folders/globs (no RUN_DIR with --model)")
+    pr.add_argument("paths", nargs="+", help="RUN_DIR (or an exported model.onnx) then files/folders/globs "
+                                             "(no RUN_DIR with --model)")
     pr.add_argument("--model", default=None, help="efficientnet_lite0: ImageNet classes, no run needed")
     pr.add_argument("--top-k", type=int, default=None, help="classes shown per image (default 3)")
     pr.add_argument("--csv", default=None, help="also write the predictions to this CSV file")
@@ -131,18 +140,39 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default=None, help="PNG file (or a folder for 'all')")
     x.add_argument("--run", default=None, help="a run directory, for the 'trained' topic")
 
-    xp = cmd("export", "export a trained run: ONNX (onnxruntime, browsers) or PT2 (torch.export, no model code)")
+    xp = cmd("export", "export a trained run: ONNX (onnxruntime), PT2 (torch.export) or a web demo folder")
     xp.add_argument("run_dir")
-    xp.add_argument("--format", default="onnx", help="onnx | pt2 (TorchScript is deprecated in torch 2.14)")
-    xp.add_argument("--out", default=None, help="file or folder to write (default: model.onnx / model.pt2 in the run)")
+    xp.add_argument("--format", default="onnx",
+                    help="onnx | pt2 | web (a page that runs the model in the browser; TorchScript is deprecated)")
+    xp.add_argument("--out", default=None,
+                    help="file or folder to write (default: model.onnx / model.pt2 / web/ in the run)")
     xp.add_argument("--opset", type=int, default=None, help="ONNX opset, for older runtimes")
     xp.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="average the image and its mirror inside the graph (default: as the run was tested)")
+
+    sv = cmd("serve", "serve a web demo folder (cnnlab export RUN --format web) at http://127.0.0.1:PORT/")
+    sv.add_argument("folder")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--host", default="127.0.0.1", help="127.0.0.1: this computer only (default)")
+    sv.add_argument("--open", action="store_true", help="open it in the web browser")
+
+    st = cmd("studio", "open the studio: make a classifier in your web browser (projects, webcam, training, export)")
+    st.add_argument("--port", type=int, default=8321)
+    st.add_argument("--host", default="127.0.0.1",
+                    help="127.0.0.1: this computer only (default); another address needs --access-code")
+    st.add_argument("--open", action="store_true", help="open it in the web browser")
+    st.add_argument("--projects", default=None, metavar="DIR",
+                    help="where projects are kept (default ~/cnnlab/projects)")
+    st.add_argument("--access-code", default=None, metavar="CODE",
+                    help="a code every browser must give (required when --host is not 127.0.0.1)")
 
     c = cmd("cache", "show or clear cnnlab's cache (decoded photo folders, transfer-learning features)")
     c.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
     c.add_argument("kind", nargs="?", default=None, help="folders | features | downloads (default: all)")
     return p
+
+
+COMMAND_KEYS = ("top_k", "csv", "config", "format", "opset", "image", "topic", "out", "port")  # keys that are flags
 
 
 def _message(e: CnnlabError) -> str:
@@ -151,7 +181,7 @@ def _message(e: CnnlabError) -> str:
         if e.key.startswith("model_args."):
             return f"--model-arg {e.key.split('.', 1)[1]}={e.value}: expected {e.expected}" + \
                 (f"; {e.hint}" if e.hint else "")
-        if e.key in option_table() or e.key in ("top_k", "csv", "config", "format", "opset", "image", "topic"):
+        if e.key in option_table() or e.key in COMMAND_KEYS:
             return e.format(flag_of(e.key))
     return str(e)
 
@@ -223,20 +253,15 @@ def cmd_evaluate(a) -> int:
 def cmd_predict(a) -> int:
     """``cnnlab predict``: see its --help."""
     run_dir, paths = (None, a.paths) if a.model else (a.paths[0], a.paths[1:])
-    if run_dir is not None:
+    if run_dir is not None and not str(run_dir).lower().endswith(".onnx"):
         check_run_folder(run_dir)  # "cnnlab predict cat.jpg": say what the first argument must be
     if not paths:
         raise ConfigError("paths", " ".join(a.paths), "a run folder, then image files, folders or globs")
-    rows, skipped = predict(run_dir, paths, top_k=a.top_k, model_name=a.model)
-    if rows:
-        print(format_rows(rows))
-    if skipped:
-        print(f"skipped {len(skipped)} file(s) that could not be read:", file=sys.stderr)
-        for _, why in skipped:
-            print(f"  {why}", file=sys.stderr)
-    if a.csv:
-        print(f"wrote {write_csv(rows, a.csv)}")
-    return 0 if rows else 1
+    if run_dir is not None and str(run_dir).lower().endswith(".onnx"):  # an exported model: onnxruntime scores it
+        rows, skipped = predict_onnx(run_dir, paths, top_k=a.top_k)
+    else:
+        rows, skipped = predict(run_dir, paths, top_k=a.top_k, model_name=a.model)
+    return show_rows(rows, skipped, a.csv)
 
 
 def cmd_summary(a) -> int:
@@ -285,7 +310,22 @@ def cmd_explain(a) -> int:
 
 def cmd_export(a) -> int:
     """``cnnlab export``: see its --help."""
-    print(f"wrote {export(a.run_dir, format=a.format, out=a.out, opset=a.opset, tta=a.tta)}")
+    path = export(a.run_dir, format=a.format, out=a.out, opset=a.opset, tta=a.tta)
+    print(f"wrote {path}")
+    if path.is_dir():  # a web demo: browsers refuse to run it from file://
+        print(f"open it with: cnnlab serve {path}")
+    return 0
+
+
+def cmd_serve(a) -> int:
+    """``cnnlab serve``: see its --help."""
+    serve(a.folder, host=a.host, port=a.port, open_browser=a.open)
+    return 0
+
+
+def cmd_studio(a) -> int:
+    """``cnnlab studio``: see its --help."""
+    run_studio(host=a.host, port=a.port, projects_dir=a.projects, open_browser=a.open, access_code=a.access_code)
     return 0
 
 
@@ -304,7 +344,7 @@ def cmd_cache(a) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "summary": cmd_summary,
             "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain, "cache": cmd_cache,
-            "export": cmd_export}
+            "export": cmd_export, "serve": cmd_serve, "studio": cmd_studio}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -59,6 +59,8 @@ class DataConfig:
                                  C.number_between(0, 0.9), flag="--val")
     image_size: int | None = option(None, "decode folder photos at this size (default: the model's)",
                                     C.int_between(8, 1024), metavar="PIXELS")
+    fit: str = option("crop", "how folder photos of another shape become square: crop (the centre), pad (black "
+                      "bars: the whole photo) or stretch", C.one_of("crop", "pad", "stretch"))
 
 
 @dataclass
@@ -280,6 +282,9 @@ class RunConfig:
                               hint="add pretrained=True and freeze=True (--pretrained --freeze)")
         if m.fine_tune is not None and m.fine_tune > t.epochs:
             raise ConfigError("fine_tune", m.fine_tune, f"a number of epochs from 0 to epochs ({t.epochs:g})")
+        if d.fit != "crop" and not d.source.startswith("folder:"):
+            raise ConfigError("fit", d.fit, "crop for this data set",
+                              hint=f"fit only says how folder photos are made square; {d.source} has square images")
         if d.image_size is not None and not d.source.startswith("folder:"):
             raise ConfigError("image_size", d.image_size, "no value for this data set",
                               hint=f"image_size only sets the size folder photos are decoded at; {d.source} "

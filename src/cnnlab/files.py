@@ -20,12 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
-
 from cnnlab.errors import RunError
+
+# torch and safetensors are imported inside the tensor functions: everything else here (atomic writes, JSON)
+# also serves the torch-free install (pip install "cnnlab[deploy]": prediction with onnxruntime only).
 
 MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
 
@@ -73,12 +71,15 @@ def clean_temporaries(run_dir: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def save_tensors(path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+def save_tensors(path, tensors: dict, metadata: dict[str, str] | None = None) -> None:
     """Write tensors as a safetensors file, atomically; refuses NaN/Inf values (a broken model is never saved).
 
     Raises:
         RunError: a tensor holds NaN or Inf.
     """
+    import torch  # deferred: torch is optional (the deploy install has none)
+    from safetensors.torch import save as st_save  # deferred: needs torch
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     for k, v in tensors.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
@@ -86,8 +87,11 @@ def save_tensors(path, tensors: dict[str, torch.Tensor], metadata: dict[str, str
     atomic_write(path, st_save(tensors, metadata=metadata))
 
 
-def load_tensors(path) -> dict[str, torch.Tensor]:
+def load_tensors(path) -> dict:
     """Load a safetensors file, refusing broken ones cleanly (never unpickles)."""
+    from safetensors import SafetensorError  # deferred: safetensors.torch needs torch (optional)
+    from safetensors.torch import load as st_load  # deferred: needs torch
+
     path = Path(path)
     if path.suffix in (".pt", ".pth", ".pkl", ".ckpt", ".bin"):
         raise RunError(f"{path}: refusing to load a pickle-based file; cnnlab only loads .safetensors")
@@ -118,7 +122,7 @@ def _json_default(o):
         return list(o)
     if isinstance(o, Path):
         return str(o)
-    if torch.is_tensor(o):
+    if hasattr(o, "tolist"):  # tensors and numpy arrays
         return o.tolist()
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
@@ -137,7 +141,7 @@ def read_json(path) -> dict:
         raise RunError(f"{path}: not valid JSON ({e})") from None
 
 
-def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+def state_tensors(model) -> dict:
     """A model's state dict as detached copies (safetensors refuses shared storage)."""
     # clone: tied/shared storage would otherwise be rejected by safetensors
     return {k: v.detach().clone() for k, v in model.state_dict().items()}

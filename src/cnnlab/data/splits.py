@@ -15,7 +15,7 @@ from cnnlab.data.sources import load_dataset, source_splits
 
 
 def load_splits(spec: str, val_fraction: float = 0.1, per_class: int | None = None, seed: int = 0,
-                image_size: int | None = None,
+                image_size: int | None = None, fit: str = "crop",
                 on_event: Callable[[dict], None] | None = None) -> tuple[ImageSet, ImageSet | None, ImageSet]:
     """The training, validation and test ImageSets of ``spec``.
 
@@ -26,12 +26,16 @@ def load_splits(spec: str, val_fraction: float = 0.1, per_class: int | None = No
         per_class: keep at most this many training images per class (before the validation split).
         seed: seed of the per-class subset and of the validation split.
         image_size: size photo folders are decoded at (ignored by fixed-size sources).
+        fit: how photos of another shape are made square: ``crop`` (the centre), ``pad`` (black bars) or
+            ``stretch`` (folders only).
         on_event: receives stage events while photos are decoded.
 
     Returns:
         ``(train, val, test)``; ``val`` is None when there is no validation split (or too few images for one).
     """
     opts = {"image_size": image_size} if spec.startswith("folder:") and image_size else {}
+    if spec.startswith("folder:") and fit != "crop":
+        opts["fit"] = fit
     train = load_dataset(spec, "train", **opts)
     test = load_dataset(spec, "test", **opts)
     val = load_dataset(spec, "val", **opts) if "val" in source_splits(spec) else None  # the folder's own val/

@@ -1,4 +1,5 @@
-"""Export a trained run to a file other programs can run: ONNX (onnxruntime, browsers) or PT2 (torch.export).
+"""Export a trained run to a file other programs can run: ONNX (onnxruntime, browsers), PT2 (torch.export),
+or a web demo folder (the ONNX model with a page that runs it in a browser).
 
 The exported model is the whole input pipeline after decoding, so it predicts what ``evaluate`` measured:
 
@@ -12,6 +13,7 @@ eval mode and float32, also for runs trained with bf16, so every runtime compute
     export("runs/fm")                              # runs/fm/model.onnx
     export("runs/fm", format="pt2")                # runs/fm/model.pt2, loads with torch.export.load alone
     export("runs/fm", opset=17, out="fm17.onnx")   # for an older runtime
+    export("runs/fm", format="web")                # runs/fm/web/: index.html, model.onnx... (cnnlab serve it)
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from torch import nn
 
 from cnnlab._version import __version__
 from cnnlab.deploy.pipeline import run_tta
+from cnnlab.deploy.webdemo import check_demo_folder, demo_info, write_web_demo
 from cnnlab.errors import CnnlabError, ConfigError, ModelError
 from cnnlab.files import atomic_write
 from cnnlab.training.rundir import load_model
 
-FORMATS = ("onnx", "pt2")
+FORMATS = ("onnx", "pt2", "web")
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "probabilities"
 MAX_BATCH = 4096  # the largest batch the exported graph promises to take (torch.export needs a bound)
@@ -102,7 +105,7 @@ def export_metadata(meta: dict, tta: bool) -> dict[str, str]:
 
 
 def export(run, format: str = "onnx", out=None, opset: int | None = None, tta: bool | None = None) -> Path:
-    """Write a run's model as a file that runs without cnnlab: ONNX or PT2 (torch.export).
+    """Write a run's model as a file that runs without cnnlab: ONNX, PT2 (torch.export) or a web demo.
 
     The file takes float pixels 0..255 ``(N, C, H, W)`` (input ``pixels``, any batch size) and gives
     class probabilities ``(N, K)`` (output ``probabilities``), with normalization, resizing and the
@@ -110,18 +113,22 @@ def export(run, format: str = "onnx", out=None, opset: int | None = None, tta: b
 
     Args:
         run: a run folder (made by ``cnnlab train --out DIR``).
-        format: ``onnx`` (onnxruntime, browsers; needs the onnx and onnxscript packages) or ``pt2``
-            (loads with ``torch.export.load``, no model code needed).
+        format: ``onnx`` (onnxruntime, browsers; needs the onnx and onnxscript packages), ``pt2``
+            (loads with ``torch.export.load``, no model code needed) or ``web`` (a folder with a web page
+            that classifies photos and the webcam with the ONNX model, in the browser; see
+            :mod:`cnnlab.deploy.webdemo`; show it with ``cnnlab serve FOLDER``).
         out: the file to write, or a folder to write ``model.onnx`` / ``model.pt2`` into; default the run
-            folder. An existing file of that name is replaced (it is derived from the run).
-        opset: the ONNX opset version, for older runtimes (default: the exporter's own).
+            folder. An existing file of that name is replaced (it is derived from the run). For ``web``:
+            the demo's folder (default ``RUN/web``), new, empty or an earlier web demo.
+        opset: the ONNX opset version, for older runtimes (default: the exporter's own; onnx and web).
         tta: flip test-time augmentation in the graph; None: as the run was tested.
 
     Returns:
-        The path of the written file.
+        The path of the written file (for ``web``, of the folder).
 
     Raises:
-        ConfigError: an unknown or deprecated format, an opset for pt2, or an opset the exporter cannot write.
+        ConfigError: an unknown or deprecated format, an opset for pt2, an opset the exporter cannot write,
+            or (web) an ``out`` folder holding other files.
         CnnlabError: the onnx or onnxscript package is missing.
         RunError: the run folder holds no usable model.
         ModelError: the model could not be exported.
@@ -137,11 +144,14 @@ def export(run, format: str = "onnx", out=None, opset: int | None = None, tta: b
     'model.pt2'
     """
     format = _check_format(format)
-    if opset is not None and format != "onnx":
-        raise ConfigError("opset", opset, "no opset with format pt2", hint="the opset only applies to format onnx")
-    if format == "onnx":
+    if opset is not None and format == "pt2":
+        raise ConfigError("opset", opset, "no opset with format pt2",
+                          hint="the opset only applies to formats onnx and web")
+    if format in ("onnx", "web"):
         onnx = _import_onnx()
         opset = _check_opset(onnx, opset)
+    if format == "web":  # refused before the slow part: never mix the demo into a folder of other files
+        out = check_demo_folder(Path(run) / "web" if out is None else out)
     model, meta = load_model(run, "cpu")
     use_tta = run_tta(meta) if tta is None else bool(tta)
     # a copy in fp32 and the default memory layout: runtimes get plain float32 NCHW weights
@@ -150,10 +160,13 @@ def export(run, format: str = "onnx", out=None, opset: int | None = None, tta: b
     c, (h, w) = int(meta["input"]["channels"]), (int(v) for v in meta["input"]["size"])
     example = torch.rand(2, c, h, w) * 255  # (N, C, H, W); a batch of 2 so the batch size stays free
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    metadata = export_metadata(meta, use_tta)
+    if format == "web":
+        info = demo_info(metadata, INPUT_NAME, OUTPUT_NAME, meta.get("metrics", {}).get("test_accuracy"))
+        return write_web_demo(out, info, lambda path: _write_onnx(onnx, wrapper, example, batch, path, opset, metadata))
     path = Path(out) if out is not None else Path(run)
     if path.is_dir():  # a folder: the file goes inside it
         path = path / f"model.{format}"
-    metadata = export_metadata(meta, use_tta)
     if format == "onnx":
         _write_onnx(onnx, wrapper, example, batch, path, opset, metadata)
     else:
@@ -164,7 +177,7 @@ def export(run, format: str = "onnx", out=None, opset: int | None = None, tta: b
 def _check_format(format) -> str:
     name = str(format).strip().lower()
     if name in ("torchscript", "jit", "script"):
-        raise ConfigError("format", format, "onnx or pt2",
+        raise ConfigError("format", format, "onnx, pt2 or web",
                           hint="TorchScript is deprecated in torch 2.14; use format onnx (onnxruntime, browsers) "
                                "or pt2 (torch.export, loads with torch.export.load)")
     if name not in FORMATS:

@@ -11,90 +11,21 @@ never seen images like it.
 
 from __future__ import annotations
 
-import csv
-import glob
-import io
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cnnlab.deploy.pipeline import RunInput, prepare_image, run_logits
+from cnnlab.deploy.rows import check_top_k, expand_paths, format_rows, image_items, write_csv
 from cnnlab.device import pick_device
-from cnnlab.errors import ConfigError, DataError, ImageError, RunError
-from cnnlab.files import atomic_write
+from cnnlab.errors import ConfigError, ImageError, RunError
 from cnnlab.models import create_model
 from cnnlab.training.rundir import load_model
 
-DEFAULT_TOP_K = 3
 IMAGENET_MODELS = ("efficientnet_lite0",)  # pretrained models whose ImageNet classifier works offline
 NOT_A_RUN = ("the first argument must be a run folder (made by cnnlab train --out DIR); "
              "for ImageNet classes use --model efficientnet_lite0 (model_name='efficientnet_lite0' in Python)")
-
-
-def expand_paths(paths: list[str]) -> list[Path]:
-    """Files, folders (searched recursively) and glob patterns -> sorted unique files.
-
-    Args:
-        paths: file names, folder names or glob patterns (``photos/*.jpg``, ``photos/**/*.png``).
-
-    Returns:
-        The files, each once, in the order given (folders and patterns sorted).
-
-    Raises:
-        DataError: a path does not exist or a pattern matches nothing.
-
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> (d / "b.png").write_bytes(b""); (d / "a.png").write_bytes(b"")
-    0
-    0
-    >>> [p.name for p in expand_paths([str(d)])]
-    ['a.png', 'b.png']
-    """
-    out: list[Path] = []
-    for p in paths:
-        p = str(p)
-        matches = [Path(m) for m in sorted(glob.glob(p, recursive=True))] if any(c in p for c in "*?[") else [Path(p)]
-        if not matches:
-            raise DataError(f"{p}: no file matches this pattern")
-        for m in matches:
-            if m.is_dir():
-                out += sorted(f for f in m.rglob("*") if f.is_file() and not f.name.startswith("."))
-            elif m.exists():
-                out.append(m)
-            else:
-                raise DataError(f"{m}: no such file or folder")
-    return list(dict.fromkeys(out))
-
-
-def check_top_k(top_k: int | None, num_classes: int) -> int:
-    """How many classes to show: ``top_k`` checked against the model's class count.
-
-    Args:
-        top_k: a whole number from 1 to ``num_classes``, or None for "3, or all classes when fewer".
-        num_classes: how many classes the model knows.
-
-    Returns:
-        The number of classes to show.
-
-    Raises:
-        ConfigError: ``top_k`` is not a whole number from 1 to ``num_classes`` (key ``top_k``).
-
-    >>> check_top_k(None, 2), check_top_k(5, 10)
-    (2, 5)
-    >>> check_top_k(0, 10)
-    Traceback (most recent call last):
-      ...
-    cnnlab.errors.ConfigError: top_k=0: expected a whole number from 1 to 10 (the model knows 10 classes)
-    """
-    if top_k is None:
-        return min(DEFAULT_TOP_K, num_classes)
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= num_classes:
-        raise ConfigError("top_k", top_k, f"a whole number from 1 to {num_classes} "
-                                          f"(the model knows {num_classes} classes)")
-    return int(top_k)
 
 
 def check_run_folder(run) -> Path:
@@ -187,22 +118,6 @@ def load_predictor(run=None, model_name: str | None = None, device: str = "cpu")
     return load_model(check_run_folder(run), dev)
 
 
-def _items(images) -> list[tuple[str, object]]:
-    """(name, path or array) for each image: paths, folders and globs are expanded; arrays are named 'image i'."""
-    if isinstance(images, (str, os.PathLike)):
-        return [(str(p), p) for p in expand_paths([images])]
-    if torch.is_tensor(images) or isinstance(images, np.ndarray):
-        batch = images if images.ndim == 4 else images[None]  # one image (H, W), (H, W, C) or (C, H, W)
-        return [(f"image {i}", batch[i]) for i in range(len(batch))]
-    out = []
-    for i, item in enumerate(images):
-        if isinstance(item, (str, os.PathLike)):
-            out += [(str(p), p) for p in expand_paths([item])]
-        else:
-            out.append((f"image {i}", item))
-    return out
-
-
 def predict(run, images, top_k: int | None = None, model_name: str | None = None, device: str = "cpu",
             precision: str | None = None, batch_size: int = 256) -> tuple[list[dict], list[tuple[str, str]]]:
     """Top-k classes of each image, as the run's model sees it; unreadable files come back in ``skipped``.
@@ -241,7 +156,7 @@ def predict(run, images, top_k: int | None = None, model_name: str | None = None
     classes = meta["classes"]
     k = check_top_k(top_k, len(classes))
     spec = RunInput.from_meta(meta)
-    items = _items(images)
+    items = image_items(images)
     rows: list[dict] = []
     skipped: list[tuple[str, str]] = []
     for start in range(0, len(items), batch_size):
@@ -264,57 +179,6 @@ def predict(run, images, top_k: int | None = None, model_name: str | None = None
             rows.append({"file": name, "top": [(classes[j], pj) for j, pj in zip(idx, p, strict=True)],
                          "notes": why})
     return rows, skipped
-
-
-def format_rows(rows: list[dict]) -> str:
-    """Rows as text: one line per image, then its notes and warnings (indented) when there are any.
-
-    >>> print(format_rows([{"file": "a.png", "top": [("cat", 0.9), ("dog", 0.1)],
-    ...                     "notes": ["resized from 64x64 to 32x32", "warning: never seen"]}]))
-    a.png: cat 90.0%, dog 10.0%
-      (resized from 64x64 to 32x32)
-      warning: never seen
-    """
-    lines = []
-    for r in rows:
-        lines.append(f"{r['file']}: " + ", ".join(f"{c} {p:.1%}" for c, p in r["top"]))
-        notes = [n for n in r.get("notes", []) if not n.startswith("warning:")]
-        if notes:
-            lines.append(f"  ({'; '.join(notes)})")
-        lines += [f"  {n}" for n in r.get("notes", []) if n.startswith("warning:")]
-    return "\n".join(lines)
-
-
-def write_csv(rows: list[dict], path) -> Path:
-    """Write rows to a CSV file (file, class1, prob1, class2, prob2, ...), atomically, next to ``path``.
-
-    Args:
-        rows: from :func:`predict`.
-        path: the CSV file to write (its folder is created if needed).
-
-    Returns:
-        The path written.
-
-    Raises:
-        ConfigError: ``path`` is a folder (key ``csv``).
-
-    >>> import tempfile
-    >>> p = write_csv([{"file": "a.png", "top": [("cat", 0.75)]}], tempfile.mkdtemp() + "/out.csv")
-    >>> p.read_text().splitlines()
-    ['file,class1,prob1', 'a.png,cat,0.750000']
-    """
-    text = str(path)
-    if not text or text.endswith(("/", os.sep)) or Path(path).is_dir():
-        raise ConfigError("csv", text, "a file name such as predictions.csv, not a folder")
-    path = Path(path)
-    k = max((len(r["top"]) for r in rows), default=1)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["file"] + [f"{x}{i + 1}" for i in range(k) for x in ("class", "prob")])
-    for r in rows:
-        w.writerow([r["file"]] + [v for c, p in r["top"] for v in (c, f"{p:.6f}")])
-    atomic_write(path, buf.getvalue())  # a temporary file in the same folder, then renamed over ``path``
-    return path
 
 
 __all__ = ["check_run_folder", "check_top_k", "expand_paths", "format_rows", "load_predictor", "predict",

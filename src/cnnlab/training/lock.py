@@ -34,7 +34,7 @@ LOCK_NAME = ".lock"
 PREVIOUS = ".previous-run"  # a run being overwritten waits here until its replacement is complete
 # what a run writes; an overwrite removes exactly these (and the figures), nothing else
 RUN_FILES = ("model.safetensors", "model.json", "history.jsonl", "report.md", "resume.json", "resume.safetensors",
-             "model_card.md", "model.onnx", "model.pt2", "events.jsonl")
+             "model_card.md", "model.onnx", "model.pt2", "events.jsonl", "web")  # web/: an exported web demo
 FIGURES = ("curves.png", "confusion.png", "misclassified.png")
 
 
@@ -206,7 +206,10 @@ def restore_previous(run_dir) -> None:
     if not keep.is_dir():
         return
     for name in RUN_FILES + FIGURES:
-        (d / name).unlink(missing_ok=True)
+        if (d / name).is_dir():
+            shutil.rmtree(d / name)
+        else:
+            (d / name).unlink(missing_ok=True)
     for p in keep.iterdir():
         os.replace(p, d / p.name)
     keep.rmdir()

@@ -131,7 +131,8 @@ def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: 
     info = model_info(cfg.model.name)
     train_set, val_set, test_set = load_splits(
         cfg.data.source, val_fraction=cfg.data.val_fraction, per_class=cfg.data.per_class, seed=cfg.training.seed,
-        image_size=cfg.data.image_size or cfg.model.args.get("input_size") or info.folder_image_size, on_event=emit)
+        image_size=cfg.data.image_size or cfg.model.args.get("input_size") or info.folder_image_size,
+        fit=cfg.data.fit, on_event=emit)
     for text in merge_notes(*(s for s in (train_set, val_set, test_set) if s is not None)):
         emit({"event": "note", "text": text})
     torch.manual_seed(cfg.training.seed)  # the initial weights come from the seed too
@@ -207,7 +208,7 @@ def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_se
         "format": "cnnlab-run/2",
         "architecture": net.cnnlab_config,
         "classes": list(train_set.classes),
-        "input": {"channels": train_set.channels, "size": list(train_set.image_size)},
+        "input": {"channels": train_set.channels, "size": list(train_set.image_size), "fit": cfg.data.fit},
         "normalization": _normalization(net),
         "pretrained_cfg": getattr(net, "pretrained_cfg", None),
         "data": cfg.data.source,
