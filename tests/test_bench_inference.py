@@ -36,6 +36,7 @@ def test_inference_speed_quick(tmp_path):
         assert row["model"] == "lecture_cnn"
         assert row["images_per_second"] > 0 and row["ms_per_batch"] > 0
         assert row["ms_min_max"][0] <= row["ms_per_batch"] <= row["ms_min_max"][1]
+        assert row["page_faults_per_batch"] >= 0
         if row["engine"] == "pytorch fp32":
             assert row["speedup_vs_pytorch_fp32"] == 1.0
 

@@ -72,6 +72,14 @@ def test_system_folders_and_files_are_never_classes_or_images(tmp_path):
     assert train.skipped == []  # Thumbs.db, desktop.ini are not "unreadable photos"
 
 
+def test_a_studio_projects_runs_folder_is_not_a_class(tmp_path):
+    # a studio project: one folder per class + project.json + runs/ (whose curves.png are images too)
+    root = make_tree(tmp_path / "project", {"cat": 4, "dog": 4, "runs/2026-run/figures": 2})
+    assert load_dataset(f"folder:{root}", "train", image_size=8, progress=False).classes == ["cat", "dog", "runs"]
+    (root / "project.json").write_text('{"format": 1}')
+    assert load_dataset(f"folder:{root}", "train", image_size=8, progress=False).classes == ["cat", "dog"]
+
+
 def test_class_names_that_differ_are_refused_before_decoding(tmp_path, monkeypatch):
     root = make_tree(tmp_path / "p", {"train/Chat noir": 2, "train/chien": 2, "test/chat noir": 1, "test/chien": 1})
     no_decoding(monkeypatch)

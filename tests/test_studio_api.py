@@ -3,11 +3,14 @@
 import io
 import logging
 import zipfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
+import cnnlab.deploy
+import cnnlab.studio
 from cnnlab._version import __version__
 from cnnlab.studio.app import create_app
 
@@ -218,3 +221,12 @@ def test_the_page_and_its_files_are_served(client):
     assert client.get("/vendor/ort/ort.wasm.min.mjs").headers["content-type"].startswith("text/javascript")
     assert client.get("/vendor/ort/ort-wasm-simd-threaded.wasm").headers["content-type"] == "application/wasm"
     error(client.get("/static/no-such-file.js"), 404)
+
+
+def test_the_page_prepares_pictures_with_the_web_demos_pixels_js(client):
+    """One copy of Pillow's crop/pad/resize in JavaScript: the studio serves the web demo's file."""
+    shared = Path(cnnlab.deploy.__file__).parent / "web" / "pixels.js"
+    r = client.get("/static/pixels.js")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert r.content == shared.read_bytes() and "content-security-policy" in r.headers  # behind the guard
+    assert not (Path(cnnlab.studio.__file__).parent / "static" / "preprocess.js").exists()  # no second copy

@@ -3,8 +3,9 @@
 One test walks the whole way a student goes (make a project, two classes, one from the webcam and one from
 files, train Quick while the curve grows, click a confusion-matrix cell, predict live from the webcam in the
 browser, download an export) and fails if any request leaves the studio's own address. Another does it by
-keyboard alone. A third checks that the page's picture preprocessing (static/preprocess.js) gives exactly
-the pixels cnnlab's Python pipeline (Pillow) gives, so the live predictions see what training saw.
+keyboard alone. A third checks that the page's picture preprocessing (the web demo's pixels.js, which the studio
+serves at /static/pixels.js) gives exactly the pixels cnnlab's Python pipeline (Pillow) gives, so the live
+predictions see what training saw.
 
 Screenshots of every screen at 1366x768 go to the folder in $CNNLAB_SHOTS when it is set
 (``CNNLAB_SHOTS=/tmp/shots pytest tests/test_studio_browser.py``).
@@ -312,10 +313,10 @@ def test_page_preprocessing_gives_the_pixels_of_cnnlabs_python_pipeline(tab, siz
     rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], axis=2)
     tab.page.goto(tab.base + "/")
     got = tab.page.evaluate("""async ([b64, w, h, input]) => {
-        const {toModelInput} = await import('/static/preprocess.js');
+        const {fromRGBA, toModelInput} = await import('/static/pixels.js');
+        const {inputSpec} = await import('/static/tryit.js');  // the run's input as Try it passes it
         const rgba = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
-        const out = toModelInput(rgba, w, h, input);  // (1, C, H, W) float 0..255
-        const bytes = Uint8Array.from(out);
+        const bytes = toModelInput(fromRGBA(rgba, w, h), inputSpec(input)).data;  // (C, H, W) uint8
         let text = '';
         for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
         return btoa(text); }""",

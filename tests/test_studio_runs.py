@@ -171,6 +171,24 @@ def test_gradcam_is_a_png_of_the_image(trained):
     assert client.get(run + "/gradcam/bar-1/nope-1.png").status_code == 404
 
 
+def test_the_onnx_model_is_made_when_training_finishes_and_made_again_when_stale(trained):
+    client, _, run, events, root = trained
+    run_dir = root / "shapes-1a2b3c" / "runs" / run.rsplit("/", 1)[1]
+    onnx, weights = run_dir / "model.onnx", run_dir / "model.safetensors"
+    # there before any request (the first visit to Try it does not wait), made after the weights
+    assert onnx.is_file() and onnx.stat().st_mtime_ns >= weights.stat().st_mtime_ns
+    ready = [e for e in events if e["event"] == "stage" and "Try it" in e["stage"]]
+    assert [e["done"] for e in ready] == [0, 1]
+    assert [e["event"] for e in events].index("finished") < events.index(ready[0])
+    fresh = onnx.read_bytes()
+    old = weights.stat().st_mtime_ns - 10**9
+    onnx.write_bytes(b"stale: older than the weights")
+    os.utime(onnx, ns=(old, old))
+    r = client.get(run + "/model.onnx")
+    assert r.status_code == 200 and r.content == fresh == onnx.read_bytes()  # exported again, never the stale one
+    assert onnx.stat().st_mtime_ns >= weights.stat().st_mtime_ns
+
+
 def test_model_card_and_exports(trained):
     client, _, run, _, root = trained
     card = client.get(run + "/model_card.md")
@@ -242,6 +260,25 @@ def test_web_demo_export(trained):
     assert r.status_code == 200, r.text
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
     assert any(n.endswith("index.html") for n in names) and any(n.endswith(".onnx") for n in names)
+
+
+def test_a_custom_run_with_fit_pad_records_it_and_its_onnx_model_says_so(tmp_path, home, monkeypatch):
+    ort = pytest.importorskip("onnxruntime")
+    d = make_project(tmp_path, n=6)
+    for f in d.glob("*/img-*.png"):  # wide photos: pad keeps all of them, with black bars above and below
+        Image.open(f).resize((48, 32)).save(f)
+    monkeypatch.setitem(run_options.SCRATCH, "model_args", TINY)
+    client = client_for(tmp_path)
+    r = client.post("/api/projects/shapes-1a2b3c/train", json={
+        "mode": "custom", "model": "lecture_cnn", "epochs": 1, "image_size": 32, "fit": "pad", "augment": "none"})
+    assert r.status_code == 201, r.text
+    run = f"/api/projects/shapes-1a2b3c/runs/{r.json()['run']}"
+    assert read_events(client, run + "/events")[-1]["status"] == "finished"
+    res = client.get(run).json()
+    assert res["meta"]["input"]["fit"] == "pad" and res["meta"]["config"]["data"]["fit"] == "pad"
+    assert np.array(res["confusion"]).sum() == res["meta"]["sizes"]["test"]  # per-image results made with pad
+    session = ort.InferenceSession(client.get(run + "/model.onnx").content, providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map["fit"] == "pad"  # what Try it and the web demo read
 
 
 def test_cancel_then_resume_finishes_and_a_second_start_is_refused(tmp_path, home, monkeypatch):

@@ -48,8 +48,13 @@ def is_system(name: str) -> bool:
 
 
 def visible_dirs(folder: Path) -> list[Path]:
-    """The subfolders of ``folder`` that are not hidden or system folders, sorted by name."""
-    return sorted((p for p in folder.iterdir() if p.is_dir() and not is_system(p.name)), key=lambda p: p.name)
+    """The subfolders of ``folder`` that are not hidden or system folders, sorted by name.
+
+    A studio project (a folder with ``project.json``) keeps its trained runs in ``runs/``: that is not a class.
+    """
+    project = (folder / "project.json").is_file()
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not is_system(p.name)
+                   and not (project and p.name == "runs")), key=lambda p: p.name)
 
 
 def image_files(folder: Path) -> list[Path]:

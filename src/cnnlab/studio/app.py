@@ -7,7 +7,8 @@ the studio does not have. A bug answers 500 with a sentence pointing at the term
 is logged there, never sent to the browser.
 
     /               the page (studio/static/index.html)
-    /static/*       its scripts and styles
+    /static/*       its scripts and styles; /static/pixels.js is the web demo's (cnnlab/deploy/web/pixels.js),
+                    so the page and an exported demo fit pictures to the model with the very same code
     /vendor/ort/*   onnxruntime-web, shipped in cnnlab/assets (predictions run in the browser)
     /api/*          :mod:`cnnlab.studio.api` and the training routes of :mod:`cnnlab.studio.runs_api`
 
@@ -49,6 +50,7 @@ from cnnlab.studio.uploads import Limits
 log = logging.getLogger("cnnlab.studio")
 STATIC = Path(__file__).parent / "static"
 ORT = Path(__file__).parent.parent / "assets" / "onnxruntime-web"
+PIXELS = Path(__file__).parent.parent / "deploy" / "web" / "pixels.js"  # Pillow's crop/pad/resize, in JavaScript
 CODE_PATTERN = re.compile(r"[A-Za-z0-9._~-]{8,128}")
 PLACEHOLDER = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>cnnlab studio</title></head>"
                "<body><h1>cnnlab studio</h1><p>The page is not installed (studio/static/index.html is missing); "
@@ -84,6 +86,7 @@ def create_app(projects_dir: str | os.PathLike, access_code: str | None = None, 
     limits = Limits(max_upload_mb=max_upload_mb, max_file_mb=max_file_mb, max_files=max_files)
     routes = [*api_routes, *run_routes,
               Route("/", index, methods=["GET"]),
+              Route("/static/pixels.js", pixels_js, methods=["GET"]),  # before the mount, which would not find it
               Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),
               Mount("/vendor/ort", StaticFiles(directory=ORT, check_dir=False), name="ort")]
     handlers = {CnnlabError: cnnlab_error, HTTPException: http_error, Exception: server_error}
@@ -106,6 +109,11 @@ async def index(request):
     if page.is_file():
         return FileResponse(page, media_type="text/html", headers={"cache-control": "no-cache"})
     return HTMLResponse(PLACEHOLDER)
+
+
+async def pixels_js(request):
+    """The web demo's ``pixels.js``, which the page's Try it imports to prepare each picture."""
+    return FileResponse(PIXELS, media_type="text/javascript")
 
 
 async def cnnlab_error(request, exc: CnnlabError) -> JSONResponse:

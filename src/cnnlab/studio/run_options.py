@@ -2,6 +2,8 @@
 
 >>> build_config({"mode": "scratch"}, images=60, data="folder:photos")["training"]["epochs"]
 60
+>>> build_config({"mode": "custom", "fit": "pad"}, images=60, data="folder:photos")["data"]["fit"]
+'pad'
 >>> build_config({"mode": "custom", "batch_size": 1}, images=60, data="folder:photos")
 Traceback (most recent call last):
   ...
@@ -15,13 +17,14 @@ import re
 import time
 from pathlib import Path
 
-from cnnlab.config import RunConfig, auto_batch_size, option_table
+from cnnlab.config import RunConfig, auto_batch_size
 from cnnlab.data.augment import augment_names
 from cnnlab.data.layout import SPLIT_ALIASES, is_system
 from cnnlab.errors import ConfigError
 
 MODES = ("quick", "scratch", "custom")
 MODELS = ("lecture_cnn", "efficientnet_lite0")
+FITS = ("crop", "pad", "stretch")  # how photos that are not square are made square (the engine's data.fit)
 OPTIONS = ("epochs", "lr", "batch_size", "image_size", "fit", "augment", "model")  # what the page may send
 QUICK = {"model": "efficientnet_lite0", "pretrained": True, "freeze": True, "epochs": 10}
 SCRATCH = {"model": "lecture_cnn", "image_size": 64}  # 64 px: the lecture CNN's size for photos
@@ -55,7 +58,8 @@ def build_config(body: dict, images: int, data: str) -> dict:
         body: ``{"mode": "quick"|"scratch"|"custom", "epochs"?, "lr"?, "batch_size"?, "image_size"?, "fit"?,
             "augment"?, "model"?}``. Quick is a frozen pretrained EfficientNet-Lite0 trained from cached
             features; scratch is the lecture CNN at 64 px with enough epochs for ~300 steps; custom starts from
-            the preset of its ``model`` (lecture_cnn by default). Values given override the preset.
+            the preset of its ``model`` (lecture_cnn by default). Values given override the preset. ``fit``
+            ("crop", "pad" or "stretch") says how photos that are not square are made square.
         images: how many images the project has (scratch runs choose their epochs from it).
         data: the data spec (``folder:PATH``).
 
@@ -82,13 +86,11 @@ def build_config(body: dict, images: int, data: str) -> dict:
         allowed = "lecture_cnn (from scratch) or efficientnet_lite0 (pretrained)" if mode == "custom" else \
             f"{(QUICK if mode == 'quick' else SCRATCH)['model']} in {mode} mode"
         raise ConfigError("model", model, allowed, hint="choose Custom to pick the model yourself")
-    fit = given.pop("fit", "crop")
-    if fit not in ("crop", "stretch", "pad"):
-        raise ConfigError("fit", fit, "'crop' (the centre of the photo), 'stretch' or 'pad' (the whole photo)")
-    if fit != "crop" and "fit" not in option_table():  # TODO(lead): the engine has no fit option yet
-        raise ConfigError("fit", fit, "'crop' in this version of cnnlab",
-                          hint="training always crops the centre of each photo for now")
-    options = dict(QUICK if model == QUICK["model"] else SCRATCH, data=data, **({"fit": fit} if fit != "crop" else {}))
+    fit = given.pop("fit", "crop")  # recorded in model.json input.fit; predict, export and Try it use it too
+    if fit not in FITS:
+        raise ConfigError("fit", fit, "'crop' (the centre of the photo), 'pad' (the whole photo with black bars) "
+                                      "or 'stretch' (the whole photo, squeezed)")
+    options = dict(QUICK if model == QUICK["model"] else SCRATCH, data=data, fit=fit)
     if model != QUICK["model"] and "epochs" not in given:
         n_train = max(2, int(images * 0.8 * 0.9))  # minus the test (20%) and validation (10%) shares
         per_epoch = max(1, n_train // auto_batch_size(256, n_train))

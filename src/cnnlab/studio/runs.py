@@ -1,6 +1,7 @@
 """The studio's training runs: one background job per project, its events, and its status on disk.
 
     PROJECT/runs/<run_id>/             the engine's run folder (model.json, report.md, model_card.md ...)
+      model.onnx                       exported as soon as training finishes, for Try it and the downloads
       .studio/run.json                 mode, options, classes and status (running/finished/failed/interrupted)
       .studio/events.jsonl             every event except the per-batch ones, for pages opened later
       .studio/data/<class>/<image>     the photos the run trained on: hard links to the project's files
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from cnnlab.errors import CnnlabError, DataError
 from cnnlab.files import read_json, write_json
+from cnnlab.studio.exports import onnx_file
 from cnnlab.studio.results import STUDIO, drop_folder_cache, ensure_predictions
 from cnnlab.studio.run_options import Eta, build_config, folder_names, plain_error
 from cnnlab.studio.run_records import append_event, live_owner, past_events, run_info, stored_status
@@ -110,6 +112,7 @@ class LiveRun:
             self.add(self._eta.add(event))
             if event.get("event") == "finished":  # at once, while the training process shuts down
                 self._predict()
+                self._export()
         status, error = self.job.status, self.job.error
         if self.cancelled and status == "failed":  # stopped before training began: start again on resume
             status, error = "interrupted", None
@@ -136,6 +139,16 @@ class LiveRun:
         except Exception as e:  # the run is fine; its per-image results are made again on the first request
             log.exception("per-image results of %s", self.dir)
             self.add({"event": "note", "text": f"the per-image results could not be made ({plain_error(e)})"})
+
+    def _export(self) -> None:
+        """Export model.onnx now, so the first visit to Try it does not wait for it."""
+        try:
+            self.add({"event": "stage", "stage": "getting the model ready for Try it", "done": 0, "total": 1})
+            onnx_file(self.dir)  # exported again if older than model.safetensors
+            self.add({"event": "stage", "stage": "getting the model ready for Try it", "done": 1, "total": 1})
+        except Exception as e:  # the run is fine; Try it and the downloads export it again on their first request
+            log.exception("ONNX export of %s", self.dir)
+            self.add({"event": "note", "text": f"the model could not be exported for Try it yet ({plain_error(e)})"})
 
 
 def _warm_up(config: dict) -> None:

@@ -61,7 +61,11 @@ export function liveView(projectId, ctx, onEnd, onStart) {
         statusLine.textContent = 'Getting ready…';
         break;
       case 'stage': {
-        if (doneText) { statusLine.textContent = `${doneText} Looking at each test photo…`; break; }
+        if (doneText) {  // after training: checking each test image, then getting the model ready for Try it
+          const what = /try it/i.test(e.stage) ? 'Getting the model ready for Try it…' : 'Looking at each test photo…';
+          statusLine.textContent = `${doneText} ${what}`;
+          break;
+        }
         const words = String(e.stage).startsWith('features') ? 'Looking at your photos' : `Preparing (${e.stage})`;
         statusLine.textContent = `${words}: ${e.done} of ${e.total}`;
         const f = e.total ? e.done / e.total : 0;

@@ -103,7 +103,7 @@ function customForm(projectId) {
   const batch = h('input', {id: 'opt-batch', type: 'number', min: 1, max: 1024, placeholder: 'automatic'});
   const size = h('select', {id: 'opt-size'}, h('option', {value: ''}, 'automatic'),
     [32, 64, 96, 128, 160, 224].map((s) => h('option', {value: s}, `${s} × ${s} pixels`)));
-  const fits = [['crop', 'Crop the middle to a square'], ['stretch', 'Squeeze the whole photo'], ['pad', 'Whole photo with black bars']];
+  const fits = [['crop', 'Crop to a square (the centre)'], ['pad', 'Whole photo with black bars'], ['stretch', 'Squeeze']];
   const fitInputs = fits.map(([v], i) => h('input', {type: 'radio', name: 'fit', value: v, id: `fit-${v}`, checked: i === 0}));
   const augmentBoxes = AUGMENTS.map((a, i) => h('input', {type: 'checkbox', value: a.spec, id: `aug-${i}`, checked: a.spec === 'flip'}));
   const spec = h('input', {id: 'opt-augment', type: 'text', value: 'flip', autocomplete: 'off', spellcheck: 'false'});
@@ -146,8 +146,9 @@ function customForm(projectId) {
       field('opt-lr', 'Learning rate', lr, 'How big each learning step is, e.g. 0.001.'),
       field('opt-batch', 'Batch size', batch, 'Photos per learning step.'),
       field('opt-size', 'Image size', size, 'Photos are made this size first.'),
-      h('fieldset', {class: 'field'}, h('legend', {}, 'Photos that are not square'),
-        fits.map(([v, label], i) => h('label', {class: 'check', for: `fit-${v}`}, fitInputs[i], ` ${label}`)))),
+      h('fieldset', {class: 'field', id: 'opt-fit'}, h('legend', {}, 'Photos that are not square'),
+        fits.map(([v, label], i) => h('label', {class: 'check', for: `fit-${v}`}, fitInputs[i], ` ${label}`)),
+        h('span', {class: 'hint'}, 'Cropping can cut off things at the edges; the other two keep the whole photo.'))),
     h('fieldset', {class: 'augment-box'}, h('legend', {}, 'Augmentation: changed copies of your photos'),
       h('div', {class: 'checkbox-grid'}, AUGMENTS.map((a, i) => h('label', {class: 'check', for: `aug-${i}`}, augmentBoxes[i], ` ${a.label}`))),
       field('opt-augment', 'As text (for experts)', spec),

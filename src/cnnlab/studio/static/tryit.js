@@ -6,7 +6,8 @@ import {h, append, percent, errorBox, plural} from './dom.js';
 import {projectFrame, projectLink, emptyState, chooseRun, runPicker} from './layout.js';
 import {describeRun, classNames} from './results.js';
 import {grabFrame, openCamera, stopCamera} from './webcam.js';
-import {toModelInput, jpegDraftScale} from './preprocess.js';
+// the web demo's pixels.js (cnnlab/deploy/web, served here by the studio): Pillow's crop/pad/resize, exactly
+import {fromRGBA, jpegDraftScale, toModelInput} from './pixels.js';
 
 let ortPromise = null;
 /** onnxruntime-web, from the studio itself (never a CDN); one thread unless the page is cross-origin isolated. */
@@ -41,12 +42,20 @@ export function loadModel(url) {
   return sessions.get(url);
 }
 
-/** Probabilities (one per class) for RGBA pixels. */
+const FIT_WORDS = {crop: 'the centre of each photo, cropped to a square', pad: 'the whole photo with black bars',
+  stretch: 'the whole photo, squeezed'};
+
+/** The run's input (model.json "input") as pixels.js takes it; fit: how the run made its photos square. */
+export function inputSpec(input) {
+  return {channels: Number(input.channels), size: input.size, fit: input.fit || 'crop',
+    resample: input.resample || 'bilinear'};
+}
+
+/** Probabilities (one per class) for RGBA pixels (opaque: see-through parts drawn on white first). */
 export async function predictPixels(model, input, rgba, w, hgt, jpegScale = 1) {
   const {ort, session} = model;
-  const [H, W] = input.size;
-  const data = toModelInput(rgba, w, hgt, input, jpegScale);  // (1, C, H, W) float 0..255
-  const tensor = new ort.Tensor('float32', data, [1, Number(input.channels), H, W]);
+  const x = toModelInput(fromRGBA(rgba, w, hgt), inputSpec(input), jpegScale);  // (C, H, W) uint8
+  const tensor = new ort.Tensor('float32', Float32Array.from(x.data), [1, x.channels, x.height, x.width]);
   const inputName = session.inputNames.includes('pixels') ? 'pixels' : session.inputNames[0];
   const out = await session.run({[inputName]: tensor});
   const output = out.probabilities || out[session.outputNames[0]];
@@ -134,7 +143,7 @@ export async function tryScreen(view, {projectId, runId, ctx}) {
   try {
     model = await loadModel(urls.onnx(projectId, chosen.id));
     modelStatus.textContent = `Model ready: ${plural(classes.length, 'class', 'classes')}, looks at ${input.size[1]}×${input.size[0]} ` +
-      `${Number(input.channels) === 1 ? 'gray' : 'colour'} pictures.`;
+      `${Number(input.channels) === 1 ? 'gray' : 'colour'} pictures (${FIT_WORDS[inputSpec(input).fit] || 'as trained'}).`;
     camButton.disabled = false;
   } catch (err) {
     modelStatus.replaceChildren(errorBox(err));
@@ -211,6 +220,8 @@ export async function tryScreen(view, {projectId, runId, ctx}) {
         c.width = bitmap.width;
         c.height = bitmap.height;
         const g = c.getContext('2d', {willReadFrequently: true});
+        g.fillStyle = '#fff';  // see-through parts count as white, as in Python
+        g.fillRect(0, 0, c.width, c.height);
         g.drawImage(bitmap, 0, 0);
         const scale = file.type === 'image/jpeg' ? jpegDraftScale(c.width, c.height, input.size) : 1;
         const probs = await predictPixels(model, input, g.getImageData(0, 0, c.width, c.height).data, c.width, c.height, scale);
