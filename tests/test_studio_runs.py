@@ -175,11 +175,13 @@ def test_the_onnx_model_is_made_when_training_finishes_and_made_again_when_stale
     client, _, run, events, root = trained
     run_dir = root / "shapes-1a2b3c" / "runs" / run.rsplit("/", 1)[1]
     onnx, weights = run_dir / "model.onnx", run_dir / "model.safetensors"
-    # there before any request (the first visit to Try it does not wait), made after the weights
+    # made in the background right after the final status (the results do not wait for it), before any request
+    for _ in range(600):  # the export takes seconds; wait for it, up to a minute (not a speed check)
+        if onnx.is_file():
+            break
+        time.sleep(0.1)
     assert onnx.is_file() and onnx.stat().st_mtime_ns >= weights.stat().st_mtime_ns
-    ready = [e for e in events if e["event"] == "stage" and "Try it" in e["stage"]]
-    assert [e["done"] for e in ready] == [0, 1]
-    assert [e["event"] for e in events].index("finished") < events.index(ready[0])
+    assert not any(e["event"] == "stage" and "Try it" in str(e.get("stage")) for e in events)
     fresh = onnx.read_bytes()
     old = weights.stat().st_mtime_ns - 10**9
     onnx.write_bytes(b"stale: older than the weights")

@@ -112,7 +112,6 @@ class LiveRun:
             self.add(self._eta.add(event))
             if event.get("event") == "finished":  # at once, while the training process shuts down
                 self._predict()
-                self._export()
         status, error = self.job.status, self.job.error
         if self.cancelled and status == "failed":  # stopped before training began: start again on resume
             status, error = "interrupted", None
@@ -130,6 +129,8 @@ class LiveRun:
         self.error = error
         self.status = status  # last: only now do new runs, results and the end of the event stream see it
         self.add(final)
+        if status == "finished":  # after the results are shown: the page needs model.onnx only for Try it
+            self._export()
 
     def _predict(self) -> None:
         try:
@@ -141,14 +142,12 @@ class LiveRun:
             self.add({"event": "note", "text": f"the per-image results could not be made ({plain_error(e)})"})
 
     def _export(self) -> None:
-        """Export model.onnx now, so the first visit to Try it does not wait for it."""
+        """Export model.onnx right after the run ended (the results are already on the page), so the first visit
+        to Try it does not wait for it. No events: the run's event stream has ended."""
         try:
-            self.add({"event": "stage", "stage": "getting the model ready for Try it", "done": 0, "total": 1})
             onnx_file(self.dir)  # exported again if older than model.safetensors
-            self.add({"event": "stage", "stage": "getting the model ready for Try it", "done": 1, "total": 1})
-        except Exception as e:  # the run is fine; Try it and the downloads export it again on their first request
+        except Exception:  # the run is fine; Try it and the downloads export it again on their first request
             log.exception("ONNX export of %s", self.dir)
-            self.add({"event": "note", "text": f"the model could not be exported for Try it yet ({plain_error(e)})"})
 
 
 def _warm_up(config: dict) -> None:
