@@ -56,8 +56,10 @@ PHOTOS = {"astronaut": "astronaut", "cat": "chelsea", "coffee": "coffee", "rocke
           "coins": "coins", "grass": "grass", "gravel": "gravel"}
 # full and --quick settings: photos per class (train, test), training epochs, image size, test images, batches
 FULL = {"photos": (30, 100), "lite_epochs": 10, "lite_size": None, "fm_epochs": 2, "fm_per_class": None,
+        "lite_fm_per_class": 100, "lite_fm_size": 112,
         "classes": len(PHOTOS), "test_images": 2000, "batches": (1, 256), "rounds": 7, "seconds": 1.0}
 QUICK = {"photos": (6, 4), "lite_epochs": 1, "lite_size": 64, "fm_epochs": 1, "fm_per_class": 20,
+         "lite_fm_per_class": 10, "lite_fm_size": 32,
          "classes": 2, "test_images": 32, "batches": (1, 4), "rounds": 2, "seconds": 0.05}
 
 
@@ -97,7 +99,11 @@ def make_photo_folder(root: Path, per_class: tuple[int, int], classes: int, size
 
 def train_runs(work: Path, s: dict, fm_run: str | None = None, lite_run: str | None = None,
                models: tuple[str, ...] = ("lecture_cnn", "efficientnet_lite0")) -> dict[str, Path]:
-    """The two runs (trained into ``work`` unless given or already there), each exported to model.onnx."""
+    """The runs (trained into ``work`` unless given or already there), each exported to model.onnx.
+
+    ``models``: lecture_cnn, efficientnet_lite0 (on photos) and efficientnet_lite0_fm (on Fashion-MNIST at
+    112x112, 100 images per class: only bench/quantize_int8.py uses it, as a hard test of top-1 agreement).
+    """
     os.environ.setdefault("CNNLAB_HOME", str(work / "cnnlab-home"))  # decoded photos and features stay here
     runs = {}
     if "lecture_cnn" in models:
@@ -117,6 +123,15 @@ def train_runs(work: Path, s: dict, fm_run: str | None = None, lite_run: str | N
             cnnlab.train({"data": f"folder:{photos}", "model": "efficientnet_lite0", "pretrained": True,
                           "freeze": True, "epochs": s["lite_epochs"]}, out=run, progress=False, **options)
         runs["efficientnet_lite0"] = run
+    if "efficientnet_lite0_fm" in models:  # a harder test of INT8 agreement: a frozen Lite0 that is often unsure
+        run = work / "lite0-fm"
+        if not (run / "model.json").exists():
+            print(f"training a frozen EfficientNet-Lite0 on Fashion-MNIST at {s['lite_fm_size']}x{s['lite_fm_size']} "
+                  f"({s['lite_fm_per_class']} images per class) -> {run}", flush=True)
+            cnnlab.train({"data": "fashion-mnist", "model": "efficientnet_lite0", "pretrained": True, "freeze": True,
+                          "epochs": s["lite_epochs"], "per_class": s["lite_fm_per_class"],
+                          "model_args": {"input_size": s["lite_fm_size"]}}, out=run, progress=False)
+        runs["efficientnet_lite0_fm"] = run
     for run in runs.values():
         if not (run / "model.onnx").exists():
             cnnlab.export(run, format="onnx")

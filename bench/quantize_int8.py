@@ -164,7 +164,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fm-run", help="a lecture CNN run folder to use instead of training one")
     ap.add_argument("--lite-run", help="a frozen EfficientNet-Lite0 run folder to use instead of training one")
-    ap.add_argument("--models", default="lecture_cnn,efficientnet_lite0")
+    ap.add_argument("--models", default="lecture_cnn,efficientnet_lite0,efficientnet_lite0_fm")
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 7; --quick 2)")
     ap.add_argument("--seconds", type=float, help="seconds per measurement (default 1.0)")
     ap.add_argument("--work", type=Path, help=f"where runs, exports and quantized models are kept "
