@@ -20,7 +20,7 @@ softmax. The engines:
 All engines run in one process, interleaved over several rounds (the order reversed every round), and
 the median round counts; ratios to pytorch fp32 are taken round by round. torch.set_num_threads(2).
 
-    .venv/bin/python bench/inference_speed.py            # ~6 min; writes bench/results/inference_speed.json
+    .venv/bin/python bench/inference_speed.py            # ~4 min; writes bench/results/inference_speed.json
     .venv/bin/python bench/inference_speed.py --quick    # tiny runs and batches: check the harness (~30 s)
 
 The trained runs and their exports stay in --work (default: a folder in the temp directory), so
