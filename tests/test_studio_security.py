@@ -82,7 +82,10 @@ def call(app, method, raw_path, body=b"", headers=None, chunks=None):
         sent.append(message)
 
     try:
-        anyio.run(app, scope, receive, send)
+        # a portal runs its own event loop in a thread: this works even when the calling thread already runs
+        # one (pytest-playwright's session-wide browser keeps an event loop in the main thread)
+        with anyio.from_thread.start_blocking_portal() as portal:
+            portal.call(app, scope, receive, send)
     except Exception:  # noqa: BLE001 - after a 500 Starlette re-raises for the server's log
         pass
     status = sent[0]["status"]
