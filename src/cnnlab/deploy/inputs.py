@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from cnnlab.data.images import convert_mode, load_image, resize, to_chw
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, ImageError
 
 COLOURFUL = 12.0  # mean (max - min) over R, G, B in pixel units above which an image counts as a colour photo
 SHRINK_WARNING = 2.0  # shrinking more than this into a model trained on unresized images: never seen such images
@@ -201,4 +201,30 @@ def _unfamiliar(spec: RunInput, hw: tuple[int, int], colourful: bool) -> str:
             f"({' and '.join(reasons)}); the answer may mean little")
 
 
-__all__ = ["RunInput", "check_uint8", "prepare_image", "run_precision", "run_tta"]
+def prepared_batches(items, spec: RunInput, batch_size: int, skipped: list[tuple[str, str]]):
+    """``(name, image)`` items -> batches ``(names, uint8 (N, C, H, W), notes)`` ready for the run's model.
+
+    The one decode-and-fit loop of both predictors (PyTorch and onnxruntime). Unreadable files are appended
+    to ``skipped`` as ``(name, reason)``; a batch where nothing could be read is not yielded.
+
+    >>> spec = RunInput(1, (8, 8))
+    >>> skipped = []
+    >>> [(names, x.shape) for names, x, _ in prepared_batches([("a", np.zeros((8, 8), np.uint8))], spec, 4, skipped)]
+    [(['a'], (1, 1, 8, 8))]
+    """
+    for start in range(0, len(items), batch_size):
+        names, arrays, notes = [], [], []
+        for name, item in items[start:start + batch_size]:
+            try:
+                chw, why = prepare_image(item, spec)
+            except ImageError as e:
+                skipped.append((name, str(e)))
+                continue
+            names.append(name)
+            arrays.append(chw)
+            notes.append(why)
+        if arrays:
+            yield names, np.stack(arrays), notes
+
+
+__all__ = ["RunInput", "check_uint8", "prepare_image", "prepared_batches", "run_precision", "run_tta"]

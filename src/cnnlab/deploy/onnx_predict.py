@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.deploy.inputs import RunInput, prepare_image
+from cnnlab.deploy.inputs import RunInput, prepared_batches
 from cnnlab.deploy.rows import check_top_k, image_items
-from cnnlab.errors import CnnlabError, ImageError, RunError
+from cnnlab.errors import CnnlabError, RunError
 
 INSTALL = 'pip install "cnnlab[deploy]"  (numpy, Pillow and onnxruntime; no PyTorch)'
 NEEDED = ("classes", "input_size", "channels")  # metadata keys a cnnlab export always writes
@@ -140,20 +140,8 @@ def predict_onnx(run_or_onnx, images, top_k: int | None = None,
     items = image_items(images)
     rows: list[dict] = []
     skipped: list[tuple[str, str]] = []
-    for start in range(0, len(items), batch_size):
-        names, arrays, notes = [], [], []
-        for name, item in items[start:start + batch_size]:
-            try:
-                chw, why = prepare_image(item, model.spec)
-            except ImageError as e:
-                skipped.append((name, str(e)))
-                continue
-            names.append(name)
-            arrays.append(chw)
-            notes.append(why)
-        if not arrays:
-            continue
-        probs = model.probabilities(np.stack(arrays))  # (N, K)
+    for names, x, notes in prepared_batches(items, model.spec, batch_size, skipped):
+        probs = model.probabilities(x)  # (N, K)
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         for name, p, idx, why in zip(names, probs, order, notes, strict=True):
             rows.append({"file": name, "top": [(model.classes[j], float(p[j])) for j in idx], "notes": why})

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from cnnlab.deploy.pipeline import RunInput, prepare_image, run_logits
+from cnnlab.deploy.inputs import prepared_batches
+from cnnlab.deploy.pipeline import RunInput, run_logits
 from cnnlab.deploy.rows import check_top_k, expand_paths, format_rows, image_items, write_csv
 from cnnlab.device import pick_device
-from cnnlab.errors import ConfigError, ImageError, RunError
+from cnnlab.errors import ConfigError, RunError
 from cnnlab.models import create_model
 from cnnlab.training.rundir import load_model
 
@@ -143,6 +143,7 @@ def predict(run, images, top_k: int | None = None, model_name: str | None = None
         DataError: a path or pattern matches no file.
 
     >>> import tempfile
+    >>> import numpy as np
     >>> from cnnlab.training.rundir import save_model
     >>> run = tempfile.mkdtemp()
     >>> model = create_model("mlp", num_classes=2, in_channels=1, image_size=8)
@@ -159,20 +160,8 @@ def predict(run, images, top_k: int | None = None, model_name: str | None = None
     items = image_items(images)
     rows: list[dict] = []
     skipped: list[tuple[str, str]] = []
-    for start in range(0, len(items), batch_size):
-        names, arrays, notes = [], [], []
-        for name, item in items[start:start + batch_size]:
-            try:
-                chw, why = prepare_image(item, spec)
-            except ImageError as e:
-                skipped.append((name, str(e)))
-                continue
-            names.append(name)
-            arrays.append(chw)
-            notes.append(why)
-        if not arrays:
-            continue
-        x = torch.from_numpy(np.stack(arrays))  # uint8 (N, C, H, W)
+    for names, arrays, notes in prepared_batches(items, spec, batch_size, skipped):
+        x = torch.from_numpy(arrays)  # uint8 (N, C, H, W)
         probs = run_logits(model, x, meta, precision=precision).softmax(1)  # (N, K)
         top = probs.topk(k, dim=1)
         for name, p, idx, why in zip(names, top.values.tolist(), top.indices.tolist(), notes, strict=True):
