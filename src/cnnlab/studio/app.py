@@ -11,6 +11,7 @@ is logged there, never sent to the browser.
                     so the page and an exported demo fit pictures to the model with the very same code
     /vendor/ort/*   onnxruntime-web, shipped in cnnlab/assets (predictions run in the browser)
     /api/*          :mod:`cnnlab.studio.api` and the training routes of :mod:`cnnlab.studio.runs_api`
+    /api/learn/*    the lecture pages' computations, :mod:`cnnlab.studio.lab`
 
 >>> import tempfile
 >>> from starlette.testclient import TestClient
@@ -42,6 +43,7 @@ from starlette.staticfiles import StaticFiles
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.studio.api import routes as api_routes
 from cnnlab.studio.guard import Guard
+from cnnlab.studio.lab import routes as lab_routes
 from cnnlab.studio.runs_api import routes as run_routes
 from cnnlab.studio.runs_api import shutdown as run_shutdown
 from cnnlab.studio.store import Store
@@ -84,7 +86,7 @@ def create_app(projects_dir: str | os.PathLike, access_code: str | None = None, 
         raise ConfigError("access_code", "***", "8 to 128 letters, digits or . _ ~ - (no spaces)",
                           hint="make one up, e.g. pick four words: blue-river-42-lamp")
     limits = Limits(max_upload_mb=max_upload_mb, max_file_mb=max_file_mb, max_files=max_files)
-    routes = [*api_routes, *run_routes,
+    routes = [*api_routes, *run_routes, *lab_routes,
               Route("/", index, methods=["GET"]),
               Route("/static/pixels.js", pixels_js, methods=["GET"]),  # before the mount, which would not find it
               Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),

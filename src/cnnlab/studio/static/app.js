@@ -2,6 +2,7 @@
 //   #/                       projects
 //   #/p/ID                   1 collect photos      #/p/ID/train       2 train
 //   #/p/ID/results[/RUN]     3 results             #/p/ID/try[/RUN]   4 try it      #/p/ID/export[/RUN]  5 export
+//   #/learn                  the lecture's ideas   #/learn/TOPIC      one idea's page (static/lab/TOPIC.js)
 
 import {h, errorBox} from './dom.js';
 import {homeScreen} from './home.js';
@@ -10,6 +11,8 @@ import {trainScreen} from './train.js';
 import {resultsScreen} from './results.js';
 import {tryScreen} from './tryit.js';
 import {exportScreen} from './export.js';
+import {hubScreen} from './lab/hub.js';
+import {TOPICS} from './lab/common.js';
 
 const SCREENS = {collect: collectScreen, train: trainScreen, results: resultsScreen, try: tryScreen, export: exportScreen};
 const main = document.getElementById('main');
@@ -39,7 +42,15 @@ async function route() {
   main.setAttribute('aria-busy', 'true');
   const slow = setTimeout(() => { if (!view.childNodes.length) view.append(h('p', {class: 'muted loading'}, 'Loading…')); }, 300);
   try {
-    if (parts[0] === 'p' && parts[1]) {
+    if (parts[0] === 'learn') {
+      const topic = TOPICS.find((t) => t.key === parts[1]);
+      if (topic) {
+        const page = await import(`./lab/${topic.key}.js`);  // each page loads only when opened
+        if (mine === token) await page.default(view, {ctx, args: parts.slice(2)});
+      } else {
+        await hubScreen(view, {ctx});
+      }
+    } else if (parts[0] === 'p' && parts[1]) {
       const screen = SCREENS[parts[2] || 'collect'] || collectScreen;
       await screen(view, {projectId: parts[1], runId: parts[3] || null, ctx});
     } else {
@@ -62,7 +73,17 @@ async function route() {
   window.scrollTo(0, 0);
 }
 
+function markNav() {
+  const learning = location.hash.startsWith('#/learn');
+  for (const a of document.querySelectorAll('.top-nav a')) {
+    const on = a.dataset.nav === (learning ? 'learn' : 'projects');
+    if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+}
+
 window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', markNav);
+markNav();
 route();
 
 // the skip link focuses the content (its #main must not reach the router)

@@ -1,0 +1,8 @@
+// #/learn/batchnorm (being built).
+
+import {labFrame, h} from './common.js';
+
+export default async function page(view) {
+  const {body} = labFrame(view, 'batchnorm');
+  body.append(h('p', {class: 'muted'}, 'This page is being built.'));
+}
