@@ -9,10 +9,13 @@
   watched for script errors and requests leaving the studio (``tab.watch.check(base)`` at the end).
 - ``shot(page, "convolution")``: a screenshot into ``$CNNLAB_SHOTS`` (when set) as ``learn-<name>.png``.
 - ``timings(page)``: the interaction times the page measured (``window.cnnlabLab.timings``), in ms.
+- ``tab.close()`` also appends those times to the JSON-lines file named by ``$CNNLAB_LAB_TIMINGS``, when set
+  (``bench/learn_latency.py`` runs the page tests that way and summarizes them).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -61,8 +64,15 @@ class Tab:
     page: object
     context: object
     watch: object
+    topic: str = ""
 
     def close(self):
+        record = os.environ.get("CNNLAB_LAB_TIMINGS")
+        if record:
+            measured = timings(self.page)
+            if measured:
+                with open(record, "a") as f:
+                    f.write(json.dumps({"topic": self.topic, "timings": measured}) + "\n")
         self.context.close()
 
 
@@ -75,7 +85,7 @@ def open_page(chromium, base: str, topic: str, image: str | None = None) -> Tab:
         page.add_init_script(f"sessionStorage.setItem('cnnlab-lab-image', {image!r})")
     page.goto(f"{base}/#/learn/{topic}")
     page.wait_for_selector("h1")
-    return Tab(page, context, seen)
+    return Tab(page, context, seen, topic)
 
 
 def shot(page, name: str) -> Path | None:
