@@ -46,9 +46,16 @@ export async function homeScreen(view) {
 
   view.append(h('div', {class: 'home-grid'},
     h('section', {'aria-label': 'Projects'}, list),
-    h('aside', {class: 'stack'}, create, importCard(),
+    h('aside', {class: 'stack'}, create, learnCard(), importCard(),
       h('p', {class: 'muted small-text'}, 'Everything stays on this computer: photos and models are saved in your projects folder. Nothing is sent to the internet.'))));
   if (!projects.length) name.focus();
+}
+
+function learnCard() {
+  return h('a', {class: 'card learn-card', href: '#/learn', dataset: {nav: 'learn-card'}},
+    h('h2', {}, 'Learn how a CNN sees →'),
+    h('p', {class: 'muted'}, 'Ten short pages, one per idea of the lecture: pixels, convolution, pooling, augmentation ' +
+      'and more, on your own pictures. Then build and train your own network.'));
 }
 
 function importCard() {
