@@ -16,6 +16,7 @@ The public API, all a newcomer needs:
     summary(model, input_shape)          layer table: output shapes, parameters, FLOPs
     RunConfig                            every training option, with its default, in one place
     Job                                  a training run in the background, with its events
+    experiment(claim, seeds, budget)     test a claim of the lecture; writes a lab report
 
 >>> import cnnlab
 >>> train = cnnlab.load_dataset("digits")
@@ -40,6 +41,7 @@ _WHERE = {
     "load_dataset": "cnnlab.data.sources",
     "evaluate": "cnnlab.deploy.evaluate",
     "export": "cnnlab.deploy.export",
+    "experiment": "cnnlab.prove",
     "predict": "cnnlab.deploy.predict",
     "predict_onnx": "cnnlab.deploy.onnx_predict",
     "create_model": "cnnlab.models",
@@ -83,5 +85,5 @@ def load(run_dir, device="cpu"):
     return importlib.import_module("cnnlab.training.rundir").load_model(run_dir, device)
 
 
-__all__ = ["CnnlabError", "ImageSet", "Job", "RunConfig", "__version__", "create_model", "evaluate", "export",
-           "list_models", "load", "load_dataset", "predict", "predict_onnx", "summary", "train"]
+__all__ = ["CnnlabError", "ImageSet", "Job", "RunConfig", "__version__", "create_model", "evaluate", "experiment",
+           "export", "list_models", "load", "load_dataset", "predict", "predict_onnx", "summary", "train"]

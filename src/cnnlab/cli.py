@@ -34,6 +34,7 @@ from cnnlab.deploy.serve import serve
 from cnnlab.errors import CnnlabError, ConfigError, Interrupted
 from cnnlab.learn.explain import explain
 from cnnlab.models import model_info, summary
+from cnnlab.prove import CLAIMS, experiment
 from cnnlab.studio.server import run_studio
 from cnnlab.training.run import build_model, train
 
@@ -57,6 +58,8 @@ EXAMPLES = {
                "cnnlab export runs/fm --format web --out fm-demo"],
     "serve": ["cnnlab serve fm-demo --open"],
     "studio": ["cnnlab studio --open", "cnnlab studio --host 0.0.0.0 --access-code tiger-42"],
+    "experiment": ["cnnlab experiment list", "cnnlab experiment dropout --seeds 3",
+                   "cnnlab experiment all --budget standard --out experiments/standard"],
 }
 
 
@@ -166,13 +169,22 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--access-code", default=None, metavar="CODE",
                     help="a code every browser must give (required when --host is not 127.0.0.1)")
 
+    ex = cmd("experiment", "test a claim of the lecture with a seed-paired experiment and write a lab report")
+    ex.add_argument("claim", help="a claim's name, 'all', or 'list' to list them")
+    ex.add_argument("--seeds", type=int, default=None, help="seeds per claim (default 3 quick, 5 standard)")
+    ex.add_argument("--budget", default="quick", help="quick (about 1 minute per claim) or standard (about 5)")
+    ex.add_argument("--out", default=None, metavar="DIR", help="experiment folder (default experiments/BUDGET); "
+                                                              "run again to resume")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+
     c = cmd("cache", "show or clear cnnlab's cache (decoded photo folders, transfer-learning features)")
     c.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
     c.add_argument("kind", nargs="?", default=None, help="folders | features | downloads (default: all)")
     return p
 
 
-COMMAND_KEYS = ("top_k", "csv", "config", "format", "opset", "image", "topic", "out", "port")  # keys that are flags
+COMMAND_KEYS = ("top_k", "csv", "config", "format", "opset", "image", "topic", "out", "port", "seeds",
+                "budget")  # keys that are flags
 
 
 def _message(e: CnnlabError) -> str:
@@ -329,6 +341,21 @@ def cmd_studio(a) -> int:
     return 0
 
 
+def cmd_experiment(a) -> int:
+    """``cnnlab experiment``: see its --help."""
+    if a.claim == "list":
+        for c in CLAIMS.values():
+            print(f"{c.name:14s} {c.title}")
+        return 0
+    out = a.out or f"experiments/{a.budget}"
+    results = experiment(a.claim, seeds=a.seeds, budget=a.budget, out=out, progress=not a.quiet)
+    for c in results["claims"]:
+        s = c["comparisons"][0]["summary"]
+        print(f"{c['name']:14s} {c['verdict']:26s} {c['headline']}" + (f": {s['mean']:+.4g}" if s else ""))
+    print(f"report: {out}/report.html (and report.md, results.json, results.csv)")
+    return 0
+
+
 def cmd_cache(a) -> int:
     """``cnnlab cache``: see its --help."""
     if a.action == "clear":
@@ -342,7 +369,7 @@ def cmd_cache(a) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "summary": cmd_summary,
+COMMANDS = {"experiment": cmd_experiment, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "summary": cmd_summary,
             "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain, "cache": cmd_cache,
             "export": cmd_export, "serve": cmd_serve, "studio": cmd_studio}
 

@@ -1,0 +1,390 @@
+"""The lecture's claims, each as a controlled experiment: two arms that differ in one thing, paired by seed.
+
+A claim names its two arms (the one the lecture recommends first), the conditions it is tested under (e.g.
+training-set sizes or learning rates), the budgets (``quick``: each claim within about a minute on a 2-core
+laptop, what CI runs; ``standard``: within about 5 minutes), and one ``trial`` function that trains or
+measures one arm under one condition with one seed and returns its numbers. Everything not named by the arm
+is the same in both arms of a seed: the training subset, the initial weights, the batch order (cnnlab's
+``seed`` fixes all three), the test images.
+
+The comparisons say which number of which arm the claim expects to be better; the first is the headline,
+whose verdict is the claim's. Every claim cites the published result it echoes.
+
+>>> [c.name for c in CLAIMS.values()]
+['cnn-vs-mlp', 'augmentation', 'normalization', 'batchnorm', 'dropout', 'pooling', 'transfer']
+>>> CLAIMS["dropout"].arms
+('dropout', 'no-dropout')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from cnnlab.data.augment import parse_augment
+from cnnlab.deploy.evaluate import load_test_split
+from cnnlab.learn.experiments import accuracy, training_images
+from cnnlab.models import create_model
+from cnnlab.prove.measure import descent_curve, predictions, shifted_by, shifted_random, steps_to
+from cnnlab.training.run import train
+
+BUDGETS = ("quick", "standard")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One paired comparison: ``metric`` of arm ``better`` against arm ``other`` under ``condition``.
+
+    Attributes:
+        metric: a key of the trials' numbers, e.g. "test_accuracy".
+        label: the comparison in words, e.g. "test accuracy, 250 training images".
+        condition: the condition's label ("" when the claim has one condition).
+        higher_is_better: the difference is better - other when True, other - better when False.
+        unit: "%" (numbers 0..1 shown as percentage points), "steps" or "" (plain numbers).
+    """
+
+    metric: str
+    label: str
+    condition: str = ""
+    higher_is_better: bool = True
+    unit: str = "%"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the lecture as an experiment (see the module's docstring)."""
+
+    name: str
+    title: str
+    question: str
+    arms: tuple[str, str]
+    conditions: dict[str, list[str]]  # budget -> condition labels, e.g. ["250", "1000"]
+    seeds: dict[str, int]  # budget -> default number of seeds
+    settings: dict[str, dict]  # budget -> settings passed to trial
+    trial: Callable[[str, str, int, dict, Path], dict[str, float]]
+    comparisons: Callable[[list[str]], list[Comparison]]
+    setup: str  # the design in words (settings are added from the budget)
+    explanation: str  # what the result means, for a student
+    citation: str
+    published: str  # what the cited work found, to compare with ours
+    expects: str  # the direction in words, e.g. "the CNN scores higher"
+    extra: dict = field(default_factory=dict)
+
+    def condition_list(self, budget: str) -> list[str]:
+        """The conditions of a budget."""
+        return self.conditions[budget]
+
+
+def _run_dir(work: Path, arm: str, condition: str, seed: int) -> Path:
+    return work / "runs" / f"{arm}{'-' + condition if condition else ''}-seed{seed}"
+
+
+def _train(work: Path, arm: str, condition: str, seed: int, **options) -> tuple[dict, Path]:
+    out = _run_dir(work, arm, condition, seed)
+    meta = train(out=out, seed=seed, progress=False, overwrite=True, tta=False, **options)
+    return meta, out
+
+
+# ------------------------------------------------------------------------------ 1. CNN vs flattened MLP
+
+def matched_mlp_hidden(params: int, inputs: int, classes: int) -> int:
+    """Units of one hidden layer that give an MLP about ``params`` parameters.
+
+    >>> matched_mlp_hidden(105_978, 784, 10)   # (784 + 1) * h + (h + 1) * 10 ~ 105,978
+    133
+    """
+    return max(1, round((params - classes) / (inputs + 1 + classes)))
+
+
+def _cnn_vs_mlp(arm, condition, seed, s, work):
+    common = dict(data=s["data"], per_class=s["per_class"], epochs=s["epochs"], augment="none")
+    if arm == "cnn":
+        meta, run = _train(work, arm, condition, seed, model="lecture_cnn", model_args=s["cnn"], **common)
+    else:
+        cnn = create_model("lecture_cnn", num_classes=10, in_channels=1, image_size=28, **s["cnn"])
+        hidden = matched_mlp_hidden(sum(p.numel() for p in cnn.parameters()), 28 * 28, 10)
+        meta, run = _train(work, arm, condition, seed, model="mlp", model_args={"hidden": [hidden], "dropout": 0.0},
+                           **common)
+    test = load_test_split(meta)
+    moved = shifted_random(test.images, 2, 4)
+    return {"test_accuracy": meta["metrics"]["test_accuracy"], "shifted_accuracy": accuracy(run, moved, test.labels),
+            "parameters": float(meta["parameters"])}
+
+
+CNN_SMALL = {"widths": [16, 32], "hidden": 64}
+
+# ------------------------------------------------------------------------------ 2. augmentation vs n
+
+
+def _augmentation(arm, condition, seed, s, work):
+    per_class = int(condition) // 10
+    meta, run = _train(work, arm, condition, seed, data=s["data"], per_class=per_class, epochs=s["epochs"],
+                       model="lecture_cnn", model_args=s["cnn"], augment=s["augment"] if arm == "augmented" else "none")
+    test = load_test_split(meta)
+    moved = parse_augment(s["augment"])(test.images, seed=12345)
+    return {"test_accuracy": meta["metrics"]["test_accuracy"], "moved_accuracy": accuracy(run, moved, test.labels)}
+
+
+# ------------------------------------------------------------------------------ 3. normalization, 4. batch norm
+
+def _split_condition(condition: str) -> tuple[float, bool]:
+    lr, bn = condition.split("-")
+    return float(lr.removeprefix("lr")), bn == "bn"
+
+
+def _normalization(arm, condition, seed, s, work):
+    lr, bn = _split_condition(condition)
+    curve = descent_curve(s["data"], seed, s["steps"], lr, raw=arm == "raw", batch_norm=bn, per_class=s["per_class"])
+    return {"steps_to_threshold": float(steps_to(curve, s["threshold"])),
+            "final_loss": _finite(sum(curve[-10:]) / 10), "diverged": float(math.isinf(curve[-1]))}
+
+
+def _finite(x: float, cap: float = 10.0) -> float:
+    """A loss for averaging: a diverged run counts as ``cap`` (worse than guessing among 10 classes: 2.3)."""
+    return cap if not math.isfinite(x) or x > cap else x
+
+
+def _batchnorm(arm, condition, seed, s, work):
+    lr = float(condition.removeprefix("lr"))
+    curve = descent_curve(s["data"], seed, s["steps"], lr, raw=False, batch_norm=arm == "batchnorm",
+                          per_class=s["per_class"])
+    return {"final_loss": _finite(sum(curve[-10:]) / 10), "diverged": float(math.isinf(curve[-1])),
+            "steps_to_threshold": float(steps_to(curve, s["threshold"]))}
+
+
+# ------------------------------------------------------------------------------ 5. dropout
+
+def _dropout(arm, condition, seed, s, work):
+    rate = 0.5 if arm == "dropout" else 0.0
+    meta, run = _train(work, arm, condition, seed, data=s["data"], per_class=s["per_class"], epochs=s["epochs"],
+                       model="mlp", model_args={"hidden": s["hidden"], "dropout": rate}, augment="none",
+                       weight_decay=0.0, label_smoothing=0.0)
+    seen = training_images(meta)
+    train_acc = accuracy(run, seen.images, seen.labels)
+    return {"test_accuracy": meta["metrics"]["test_accuracy"], "train_accuracy": train_acc,
+            "gap": train_acc - meta["metrics"]["test_accuracy"]}
+
+
+# ------------------------------------------------------------------------------ 6. pooling
+
+POOLED = "conv 16 3, relu, maxpool 2, conv 32 3, relu, maxpool 2, flatten, dense 64, relu, dense"
+STRIDED = "conv 16 3, relu, conv 32 3 stride 2, relu, conv 32 3 stride 2, relu, flatten, dense 64, relu, dense"
+
+
+def _pooling(arm, condition, seed, s, work):
+    layers = s["pooled"] if arm == "max-pooling" else s["unpooled"]
+    meta, run = _train(work, arm, condition, seed, data=s["data"], per_class=s["per_class"], epochs=s["epochs"],
+                       model="stack", model_args={"layers": layers}, augment="none")
+    test = load_test_split(meta)
+    base = predictions(run, test.images)
+    out = {"test_accuracy": meta["metrics"]["test_accuracy"]}
+    for k in s["shifts"]:
+        moved = predictions(run, shifted_by(test.images, k))
+        out[f"unchanged_{k}px"] = float((moved == base).float().mean())
+        out[f"accuracy_{k}px"] = float((moved == test.labels).float().mean())
+    return out
+
+
+# ------------------------------------------------------------------------------ 7. transfer
+
+def _transfer(arm, condition, seed, s, work):
+    per_class = int(condition)
+    common = dict(data=s["data"], per_class=per_class, epochs=s["epochs"], batch_size=16, val_fraction=0.0)
+    if arm == "transfer":
+        meta, _ = _train(work, arm, condition, seed, model="efficientnet_lite0", pretrained=True, freeze=True,
+                         model_args={"input_size": s["input_size"]}, **common)
+    else:
+        meta, _ = _train(work, arm, condition, seed, model="lecture_cnn", **common)
+    return {"test_accuracy": meta["metrics"]["test_accuracy"]}
+
+
+def _per_condition(metric: str, words: str, higher: bool = True, unit: str = "%", label=str):
+    def make(conditions: list[str]) -> list[Comparison]:
+        return [Comparison(metric, f"{words}, {label(c)}", c, higher, unit) for c in conditions]
+    return make
+
+
+def _sizes(c: str) -> str:
+    return f"{int(c):,} training images"
+
+
+def _lr_bn(c: str) -> str:
+    lr, bn = _split_condition(c)
+    return f"learning rate {lr:g}, {'with' if bn else 'without'} batch norm"
+
+
+CLAIMS: dict[str, Claim] = {}
+
+
+def _add(claim: Claim) -> None:
+    CLAIMS[claim.name] = claim
+
+
+_add(Claim(
+    name="cnn-vs-mlp", title="Convolutions beat flattening",
+    question="Does a small CNN recognise clothes better than a network with the same number of weights that "
+             "looks at the flattened pixels?",
+    arms=("cnn", "mlp"), conditions={"quick": [""], "standard": [""]}, seeds={"quick": 3, "standard": 5},
+    settings={"quick": {"data": "fashion-mnist", "per_class": 100, "epochs": 4, "cnn": CNN_SMALL},
+              "standard": {"data": "fashion-mnist", "per_class": 600, "epochs": 6, "cnn": CNN_SMALL}},
+    trial=_cnn_vs_mlp,
+    comparisons=lambda conds: [Comparison("test_accuracy", "test accuracy"),
+                               Comparison("shifted_accuracy", "accuracy on test images moved by 2-4 pixels")],
+    setup="The lecture's CNN (two blocks of 16 and 32 kernels, a 64-unit dense layer: 105,978 weights) against a "
+          "flatten-then-dense network with one hidden layer sized to the same number of weights (133 units). Same "
+          "training images, same epochs, no augmentation; scored on all 10,000 test images, and on the same test "
+          "images each moved 2 to 4 pixels in a random direction.",
+    explanation="A dense layer gives every pixel its own weight, so it has to learn a shirt at every position "
+                "separately; a convolution reuses one small kernel everywhere, so it needs fewer examples and "
+                "copes better with things that moved.",
+    citation="Xiao, Rasul & Vollgraf (2017), Fashion-MNIST, benchmark table",
+    published="In the Fashion-MNIST benchmark the best scikit-learn MLP reaches about 88% while small CNNs reach "
+              "about 90-93%.",
+    expects="the CNN scores higher"))
+
+_add(Claim(
+    name="augmentation", title="Augmentation helps when data is scarce",
+    question="Does training on mirrored and moved copies of the images raise the test accuracy, and does the "
+             "gain shrink as the training set grows?",
+    arms=("augmented", "plain"), conditions={"quick": ["250", "1000"], "standard": ["250", "1000", "4000"]},
+    seeds={"quick": 3, "standard": 5},
+    settings={"quick": {"data": "fashion-mnist", "epochs": 6, "cnn": CNN_SMALL, "augment": "flip,translate=0.1"},
+              "standard": {"data": "fashion-mnist", "epochs": 10, "cnn": CNN_SMALL, "augment": "flip,translate=0.1"}},
+    trial=_augmentation,
+    comparisons=lambda conds: (_per_condition("test_accuracy", "test accuracy", label=_sizes)(conds)
+                               + _per_condition("moved_accuracy", "accuracy on moved and mirrored test images",
+                                                label=_sizes)(conds)),
+    setup="The lecture's CNN (16 and 32 kernels) trained on 250, 1,000 (and 4,000) Fashion-MNIST images, with "
+          "augmentation 'flip,translate=0.1' (mirror half of the images, move them up to 10%) or without. Scored "
+          "on the 10,000 test images as they are, and on the same images moved and mirrored the same way.",
+    explanation="Augmentation shows the network new versions of the same photos, so it memorises less. It helps "
+                "most when there are few photos, and it helps on test photos that look like the augmented ones: "
+                "Fashion-MNIST's test images are all centred, like its training images.",
+    citation="Simard, Steinkraus & Platt (2003); Shorten & Khoshgoftaar (2019), a survey of image data augmentation",
+    published="Distorted copies of the training images lowered the error of networks on handwritten digits; the "
+              "survey reports the largest gains on small training sets.",
+    expects="the augmented network scores higher, most with few images"))
+
+_add(Claim(
+    name="normalization", title="Normalized inputs make gradient descent easier",
+    question="Does gradient descent reach a low loss in fewer steps when the pixels are standardized (mean 0, "
+             "standard deviation 1) than when they are fed as 0..255?",
+    arms=("standardized", "raw"),
+    conditions={"quick": ["lr0.01-nobn", "lr0.001-nobn", "lr0.01-bn"],
+                "standard": ["lr0.01-nobn", "lr0.001-nobn", "lr0.1-nobn", "lr0.01-bn", "lr0.1-bn"]},
+    seeds={"quick": 3, "standard": 5},
+    settings={"quick": {"data": "fashion-mnist", "steps": 150, "per_class": 300, "threshold": 1.0},
+              "standard": {"data": "fashion-mnist", "steps": 400, "per_class": 600, "threshold": 0.8}},
+    trial=_normalization,
+    comparisons=lambda conds: (_per_condition("steps_to_threshold", "steps to reach the loss threshold",
+                                              higher=False, unit="steps", label=_lr_bn)(conds)
+                               + _per_condition("final_loss", "loss at the end", higher=False, unit="",
+                                                label=_lr_bn)(conds)),
+    setup="A small lecture CNN (8 and 16 kernels) trained by plain gradient descent (SGD without momentum, 64 "
+          "images a step) from the same starting weights on the same batches, with the pixels standardized by "
+          "the training images' mean and standard deviation, or raw (0..255). Counted: the steps until the loss, "
+          "averaged over 10 steps, is below the threshold (the budget + 1 when it never is), across learning "
+          "rates, without and with batch norm.",
+    explanation="With raw pixels the numbers entering the network are hundreds of times larger, so the loss "
+                "surface is a long thin valley: a learning rate small enough not to jump out of it crawls along "
+                "it. Batch norm standardizes inside the network, which hides most of the difference.",
+    citation="LeCun, Bottou, Orr & Müller (1998), Efficient BackProp",
+    published="Inputs shifted to mean 0 and scaled to similar variances make gradient descent converge faster.",
+    expects="standardized inputs need fewer steps"))
+
+_add(Claim(
+    name="batchnorm", title="Batch norm speeds up training",
+    question="After the same number of steps, is the loss lower with batch norm, and does batch norm let "
+             "training survive larger learning rates?",
+    arms=("batchnorm", "no-batchnorm"),
+    conditions={"quick": ["lr0.01", "lr0.1", "lr0.5"], "standard": ["lr0.003", "lr0.01", "lr0.03", "lr0.1",
+                                                                   "lr0.3", "lr1"]},
+    seeds={"quick": 3, "standard": 5},
+    settings={"quick": {"data": "fashion-mnist", "steps": 150, "per_class": 300, "threshold": 1.0},
+              "standard": {"data": "fashion-mnist", "steps": 400, "per_class": 600, "threshold": 0.8}},
+    trial=_batchnorm,
+    comparisons=lambda conds: (_per_condition("final_loss", "loss after the last step", higher=False, unit="",
+                                              label=lambda c: f"learning rate {c.removeprefix('lr')}")(conds)
+                               + _per_condition("diverged", "share of runs that diverged", higher=False,
+                                                label=lambda c: f"learning rate {c.removeprefix('lr')}")(conds)),
+    setup="A small lecture CNN (8 and 16 kernels) with or without batch norm, trained by plain gradient descent "
+          "(SGD without momentum, 64 images a step) from the same seed on the same batches, standardized "
+          "inputs; the loss averaged over the last 10 steps (a diverged run counts as 10), across learning rates.",
+    explanation="Batch norm keeps the numbers inside the network at a steady scale whatever the weights do, so "
+                "larger learning rates work and the loss falls faster in the same number of steps.",
+    citation="Ioffe & Szegedy (2015), Batch Normalization",
+    published="Batch norm reached the same accuracy in 14 times fewer steps and allowed much higher learning "
+              "rates.",
+    expects="batch norm ends at a lower loss and diverges less"))
+
+_add(Claim(
+    name="dropout", title="Dropout curbs overfitting",
+    question="On a small training set, does dropout (rate 0.5) shrink the gap between accuracy on the training "
+             "images and on new images, and raise the test accuracy?",
+    arms=("dropout", "no-dropout"), conditions={"quick": [""], "standard": [""]}, seeds={"quick": 3, "standard": 5},
+    settings={"quick": {"data": "fashion-mnist", "per_class": 50, "epochs": 20, "hidden": [256, 128]},
+              "standard": {"data": "fashion-mnist", "per_class": 100, "epochs": 40, "hidden": [512, 256]}},
+    trial=_dropout,
+    comparisons=lambda conds: [Comparison("gap", "train-test accuracy gap", higher_is_better=False),
+                               Comparison("test_accuracy", "test accuracy")],
+    setup="A dense network (two hidden layers) trained long on 50 (100) images per class, with dropout 0.5 "
+          "after each hidden layer or none; no weight decay, no label smoothing, no augmentation, so dropout is "
+          "the only brake. Scored on its own training images and on the 10,000 test images.",
+    explanation="With few images a big network can learn them by heart: near 100% on them, much less on new "
+                "ones. Dropout switches off random neurons at every step, so no neuron can rely on another: the "
+                "network learns sturdier features and memorises less.",
+    citation="Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov (2014), Dropout",
+    published="Dropout lowered the test error of networks on MNIST, CIFAR, ImageNet and others, most when "
+              "the training set was small relative to the network.",
+    expects="dropout has the smaller gap"))
+
+_add(Claim(
+    name="pooling", title="Pooling gives some translation invariance",
+    question="If the test images move by a few pixels, does a CNN with max pooling change its answer less often "
+             "than the same CNN that shrinks its maps with strided convolutions instead?",
+    arms=("max-pooling", "no-pooling"), conditions={"quick": [""], "standard": [""]},
+    seeds={"quick": 3, "standard": 5},
+    settings={"quick": {"data": "fashion-mnist", "per_class": 100, "epochs": 4, "shifts": [1, 2, 3, 4],
+                        "pooled": POOLED, "unpooled": STRIDED},
+              "standard": {"data": "fashion-mnist", "per_class": 500, "epochs": 6, "shifts": [1, 2, 3, 4],
+                           "pooled": POOLED, "unpooled": STRIDED}},
+    trial=_pooling,
+    comparisons=lambda conds: ([Comparison("unchanged_2px", "predictions unchanged when moved by 2 pixels")]
+                               + [Comparison(f"unchanged_{k}px", f"predictions unchanged when moved by {k} pixel"
+                                             f"{'s' if k > 1 else ''}") for k in (1, 3, 4)]
+                               + [Comparison("test_accuracy", "test accuracy")]),
+    setup="Two CNNs that differ only in how they shrink their feature maps: 2x2 max pooling after each "
+          "convolution, or no pooling and convolutions with stride 2. Trained on the same images; each test "
+          "image is then moved by 1, 2, 3 and 4 pixels in a random direction, and we count how often the "
+          "prediction stays the same.",
+    explanation="Max pooling keeps the largest value of each window, and the largest value often stays the "
+                "largest when the picture moves a little, so the next layers see nearly the same thing. The "
+                "invariance is only partial: a move that crosses a window border changes the result.",
+    citation="Azulay & Weiss (2019), Why do deep convolutional networks generalize so poorly to small image "
+             "transformations?",
+    published="Modern CNNs change their prediction for a sizeable share of images moved by one pixel; "
+              "subsampling (strides and pooling) breaks exact invariance.",
+    expects="max pooling keeps more predictions unchanged"))
+
+_add(Claim(
+    name="transfer", title="Transfer learning beats training from scratch with few labels",
+    question="With only a few labelled images per class, does a frozen ImageNet network with a new head beat "
+             "the lecture's CNN trained from scratch?",
+    arms=("transfer", "scratch"), conditions={"quick": ["5", "20"], "standard": ["5", "20", "80"]},
+    seeds={"quick": 3, "standard": 5},
+    settings={"quick": {"data": "fashion-mnist", "epochs": 15, "input_size": 96},
+              "standard": {"data": "fashion-mnist", "epochs": 15, "input_size": 160}},
+    trial=_transfer,
+    comparisons=_per_condition("test_accuracy", "test accuracy", label=lambda c: f"{c} labels per class"),
+    setup="EfficientNet-Lite0 pretrained on ImageNet, frozen, with a new dense head (12,810 weights trained) "
+          "against the lecture's CNN trained from scratch, on the same 5, 20 (and 80) Fashion-MNIST images per "
+          "class; the pretrained network sees the images enlarged (96 pixels quick, 160 standard).",
+    explanation="The pretrained network already knows edges, textures and shapes from a million photos, so a "
+                "few examples are enough to learn which of its features mean 'sneaker'. From scratch, the CNN "
+                "has to learn those features from the same few examples.",
+    citation="Yosinski, Clune, Bengio & Lipson (2014), How transferable are features in deep neural networks?",
+    published="Features learned on ImageNet transfer to new tasks, and transferring them beats random "
+              "initialization, most with little data.",
+    expects="the transferred network scores higher, most with few labels"))
