@@ -46,7 +46,8 @@ def test_the_numbers_are_the_pictures_pixels_flattened_by_the_reference(tmp_path
 def test_bad_inputs_get_one_clear_sentence(tmp_path):
     c = TestClient(create_app(tmp_path), base_url=BASE)
     r = numbers(c, image="sample-cat", row=170, col=0)
-    assert r.status_code == 400 and r.json()["error"] == "row=170: expected a row from 0 to 169 (the picture is 170 pixels high)"
+    assert r.status_code == 400
+    assert r.json()["error"] == "row=170: expected a row from 0 to 169 (the picture is 170 pixels high)"
     r = numbers(c, image="sample-cat", row=0, col=0, size=9)
     assert r.status_code == 400 and r.json()["error"] == "size=9: expected a whole number from 1 to 8"
     r = numbers(c, image="sample-cat", neurons="many")
@@ -66,7 +67,7 @@ def stage_numbers(page) -> list[int]:
                                      ".map(e => Number(e.dataset.value))")
 
 
-def test_hover_zoom_and_flatten_show_the_servers_numbers(chromium, lab_studio):
+def test_hover_zoom_and_flatten_show_the_servers_numbers(chromium, lab_studio):  # noqa: F811
     base, _ = lab_studio
     camera, cat = sample_image("camera"), sample_image("cat")
     tab = open_page(chromium, base, "arrays", image="sample-camera")

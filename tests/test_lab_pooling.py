@@ -60,10 +60,11 @@ def test_bad_inputs_get_one_clear_sentence(tmp_path):
 
 
 def output_values(page) -> list[list[int]]:
-    return page.eval_on_selector_all("[data-role=output] tr", "rows => rows.map(r => [...r.cells].map(c => Number(c.dataset.value)))")
+    return page.eval_on_selector_all("[data-role=output] tr",
+                                     "rows => rows.map(r => [...r.cells].map(c => Number(c.dataset.value)))")
 
 
-def test_the_stepper_and_the_shift_slider_show_the_references_numbers(chromium, lab_studio):
+def test_the_stepper_and_the_shift_slider_show_the_references_numbers(chromium, lab_studio):  # noqa: F811
     base, _ = lab_studio
     gray = gray_of(sample_image("camera"))
     tab = open_page(chromium, base, "pooling", image="sample-camera")

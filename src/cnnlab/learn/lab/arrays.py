@@ -90,7 +90,8 @@ def flatten_patch(pixels: np.ndarray, row: int, col: int, size: int) -> dict:
     _check_position(a, row, col)
     height, width = a.shape[:2]
     if not 1 <= size <= min(8, height, width):
-        raise ConfigError("size", size, f"a whole number from 1 to {min(8, height, width)} (it must fit in the picture)")
+        most = min(8, height, width)
+        raise ConfigError("size", size, f"a whole number from 1 to {most} (it must fit in the picture)")
     r, c = min(row, height - size), min(col, width - size)
     patch = np.asarray(a[r:r + size, c:c + size], dtype=np.float64)  # (size, size) or (size, size, 3)
     line = flatten(patch[None])[0]  # one picture in a batch of one -> (size * size * C,)

@@ -122,8 +122,8 @@ export default async function page(view, {ctx}) {
   function pixelAt(event) {
     const rect = viewer.getBoundingClientRect();
     const [x0, y0] = origin();
-    const col = Math.floor(x0 + (event.clientX - rect.left) / s.zoom);
-    const row = Math.floor(y0 + (event.clientY - rect.top) / s.zoom);
+    const col = Math.floor(x0 + (event.clientX - rect.left - viewer.clientLeft) / s.zoom);
+    const row = Math.floor(y0 + (event.clientY - rect.top - viewer.clientTop) / s.zoom);
     return row >= 0 && col >= 0 && row < s.px.height && col < s.px.width ? [row, col] : null;
   }
 
@@ -146,7 +146,7 @@ export default async function page(view, {ctx}) {
     const c1 = Math.min(s.px.width, Math.ceil(x0 + VIEW_W / z)), r1 = Math.min(s.px.height, Math.ceil(y0 + VIEW_H / z));
     g.drawImage(s.full, c0, r0, c1 - c0, r1 - r0, (c0 - x0) * z, (r0 - y0) * z, (c1 - c0) * z, (r1 - r0) * z);
     if (z >= 10) {  // thin lines between the pixels
-      g.strokeStyle = 'rgba(128, 128, 128, .35)';
+      g.strokeStyle = z >= 24 ? 'rgba(255, 255, 255, .55)' : 'rgba(128, 128, 128, .35)';
       g.lineWidth = 1;
       g.beginPath();
       for (let c = c0; c <= c1; c++) { const x = Math.round((c - x0) * z) + 0.5; g.moveTo(x, (r0 - y0) * z); g.lineTo(x, (r1 - y0) * z); }
