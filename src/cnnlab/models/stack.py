@@ -133,7 +133,7 @@ def parse(spec: str) -> list[Layer]:
     Traceback (most recent call last):
       ...
     cnnlab.models.stack.StackError: model_args.layers='conv 32 3, maxpol 2': expected a stack of layers that fits \
-together; layer 2 'maxpol 2' is not a layer this builder knows; did you mean 'maxpool'? The layers are conv, \
+together; layer 2 'maxpol 2' is not a layer this builder knows (did you mean 'maxpool'?); the layers are conv, \
 batchnorm, relu, maxpool, dropout, flatten and dense
     """
     if not isinstance(spec, str) or not spec.strip():
@@ -234,8 +234,10 @@ without a number there (it gets one unit per class)
         big = max(range(len(steps)), key=lambda j: steps[j].params)
         raise StackError(spec, f"the network has {total:,} parameters, more than a laptop in class trains quickly "
                                f"({MAX_PARAMS:,}); layer {big + 1} ({steps[big].label}) alone has "
-                               f"{steps[big].params:,}: add MaxPooling2D before Flatten, or use fewer filters or "
-                               "units", big + 1)
+                               f"{steps[big].params:,}: " + ("use fewer filters or a smaller kernel"
+                                                              if steps[big].layer.kind == "conv" else
+                                                              "add MaxPooling2D before Flatten, or use fewer units"),
+                         big + 1)
     if cost > MAX_FLOPS:
         big = max(range(len(steps)), key=lambda j: steps[j].flops)
         raise StackError(spec, f"one image costs {cost:,} FLOPs, more than a laptop in class can train quickly "
@@ -359,8 +361,8 @@ def _layer(spec: str, n: int, item: str) -> Layer:
                                    "training applies softmax itself (the Keras code adds activation='softmax' to its "
                                    "last Dense)", n)
         close = difflib.get_close_matches(name, list(ALIASES), n=1, cutoff=0.5)
-        maybe = f"did you mean '{ALIASES[close[0]]}'? " if close else ""
-        raise StackError(spec, f"layer {n} '{item}' is not a layer this builder knows; {maybe}The layers are "
+        maybe = f" (did you mean '{ALIASES[close[0]]}'?)" if close else ""
+        raise StackError(spec, f"layer {n} '{item}' is not a layer this builder knows{maybe}; the layers are "
                                f"{', '.join(KINDS[:-1])} and {KINDS[-1]}", n)
     padding = "valid"
     for word in ("same", "valid"):
@@ -398,7 +400,8 @@ def _layer(spec: str, n: int, item: str) -> Layer:
         _check(spec, n, item, "kernel", kernel)
         if padding == "same" and kernel % 2 == 0:
             raise StackError(spec, f"layer {n} '{item}': padding 'same' needs an odd kernel size (1, 3, 5...), so "
-                                   "that the kernel has a centre pixel: use 3 instead of 2, or drop 'same'", n)
+                                   f"that the kernel has a centre pixel: use {kernel - 1} or {kernel + 1}, or drop 'same'",
+                             n)
         return Layer(kind, size=filters, kernel=kernel, padding=padding)
     if kind == "maxpool":
         if len(whole) == 2 and whole[0] == whole[1]:

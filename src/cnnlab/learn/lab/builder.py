@@ -149,8 +149,8 @@ def cnnlab_code(layers: str, data: DataChoice, epochs: int) -> str:
         "print(f\"test accuracy: {meta['metrics']['test_accuracy']:.1%}\")",
         "",
         "# the same in a terminal:",
-        f"# cnnlab train --data {data.spec} --model stack --model-arg layers=\"{spec}\" --epochs {epochs}{flags} "
-        "--augment none",
+        f"#   cnnlab train --data {data.spec} --model stack --epochs {epochs}{flags} --augment none \\",
+        f"#       --model-arg layers=\"{spec}\"",
     ])
 
 
