@@ -104,6 +104,7 @@ def test_page_histograms_follow_the_sliders_and_dropout_changes_every_step(chrom
     values = neurons(gray_of(sample_image("camera")))
     _, mask = dropout(values[None], 0.5, True, rng=np.random.default_rng(step))
     assert kept == mask[0].tolist() or int(page.get_attribute(".bn-drop-info", "data-step")) != step
+    page.wait_for_selector(".lab-sample")  # the picker's samples, for the screenshot
     shot(page, "batchnorm")
     page.click("[data-mode=eval]")
     page.wait_for_function("() => document.querySelectorAll('.bn-neuron.off').length === 0")
