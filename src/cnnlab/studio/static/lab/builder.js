@@ -104,11 +104,14 @@ export default async function page(view, {ctx}) {
     if (!lastGood) return;
     codeBox.textContent = lastGood.code[codeTab];
     const t = lastGood.totals;
-    const keras = t.keras_params === t.params ? `Keras's model.summary() counts the same ${num(t.params)} parameters.`
-      : `Keras's model.summary() says ${num(t.keras_params)} parameters: it also counts batch norm's running mean ` +
-        `and variance (2 per channel, "non-trainable"), which PyTorch keeps aside, so cnnlab counts ${num(t.params)}.`;
+    const keras = t.keras_params === t.params ? `For these layers Keras's model.summary() counts the same ${num(t.params)} parameters.`
+      : `For these layers Keras's model.summary() counts ${num(t.keras_params)} parameters, cnnlab ${num(t.params)}: ` +
+        'Keras also counts batch norm\'s running mean and variance (2 per channel, "non-trainable"), which PyTorch keeps aside.';
+    const bias = blocks.some((b, i) => b.kind === 'conv' && blocks[i + 1] && blocks[i + 1].kind === 'batchnorm')
+      ? ' A Conv2D right before BatchNormalization keeps its bias here, as in Keras, although batch norm cancels it ' +
+        '(Conv2D(..., use_bias=False) saves those numbers).' : '';
     codeNote.textContent = (codeTab === 'keras'
-      ? `${keras} Keras's own Normalization layer adds its mean and variance too. `
+      ? `${keras} Its Normalization layer adds a mean and a variance on top.${bias} `
       : 'Paste it into a Python file and run it: it prints the table of this page and trains the network as the ' +
         'Train button does. ') + (refused ? 'This is the last network that worked; fix the red block to update it.' : '');
     codeBox.classList.toggle('bd-stale', Boolean(refused));
