@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
+import httpx
 import numpy as np
 import pytest
 import torch
@@ -81,7 +82,7 @@ def test_api_variants_equal_the_engine_and_bad_inputs_get_one_sentence(tmp_path)
     bad = [({"spec": "rotat=10"}, "unknown augmentation 'rotat'; did you mean 'rotate'?; the steps are flip"),
            ({"spec": "rotate=500"}, "between 0 and 180"),
            ({"spec": SPEC, "count": 0}, "count=0: expected a whole number from 1 to 12"),
-           ({"spec": SPEC, "size": 100}, "size=100: expected one of 64, 128, 224"),
+           ({"spec": SPEC, "size": 100}, "size=100: expected one of 64, 128"),
            ({"spec": SPEC, "seed": -1}, "seed=-1: expected a whole number")]
     for extra, words in bad:
         r = c.post("/api/learn/augmentation/variants", headers=ORIGIN, json={"image": "sample-cat", **extra})
@@ -91,8 +92,20 @@ def test_api_variants_equal_the_engine_and_bad_inputs_get_one_sentence(tmp_path)
     assert r.status_code == 404 and "pick the picture again" in r.json()["error"]
 
 
+def add_project(base: str) -> None:
+    """A project "Pets" with one class holding the cat picture."""
+    buf = io.BytesIO()
+    Image.fromarray(sample_image("cat")).save(buf, "PNG")
+    with httpx.Client(base_url=base, headers={"Origin": base}) as c:
+        p = c.post("/api/projects", json={"name": "Pets"}).json()["id"]
+        c.post(f"/api/projects/{p}/classes", json={"name": "cat"})
+        r = c.post(f"/api/projects/{p}/classes/cat/images", files=[("files", ("cat.png", buf.getvalue(), "image/png"))])
+        assert r.status_code == 200, r.text
+
+
 def test_page_sliders_change_the_pictures_and_show_the_engines_spec(chromium, lab_studio):  # noqa: F811
     base, _ = lab_studio
+    add_project(base)
     tab = open_page(chromium, base, "augmentation", image="sample-cat")
     page = tab.page
     page.wait_for_selector("[data-together] .aug-big[data-variant='7'] img")
@@ -118,6 +131,10 @@ def test_page_sliders_change_the_pictures_and_show_the_engines_spec(chromium, la
     page.wait_for_selector("[data-examples=flip] .aug-off")
     page.wait_for_selector(".lab-picker-row .lab-sample img")
     shot(page, "augmentation")
+    page.click(".aug-projects summary")  # the studio's preview of the same spec on a project's photos
+    page.wait_for_selector(".aug-projects img.augment-preview:not([hidden])")
+    page.wait_for_function("() => document.querySelector('.aug-projects img').naturalWidth > 0")
+    shot(page, "augmentation-project")
     page.click("[data-action=new-draws]")
     page.wait_for_function("() => (window.cnnlabLab.timings['augment-seed'] || []).length > 0")
     measured = timings(page)

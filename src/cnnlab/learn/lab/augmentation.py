@@ -36,7 +36,7 @@ from cnnlab.errors import ConfigError
 # the page's techniques, in the lecture's order: (registry name, label on the page, slider step)
 TECHNIQUES = [("flip", "Mirror", None), ("rotate", "Rotate", 1), ("translate", "Shift", 0.01),
               ("crop", "Random crop", 1), ("color", "Colour shift", 0.01), ("erase", "Erase", 0.01)]
-SIZES = (64, 128, 224)  # training sizes: the studio's lecture CNN (64), and Lite0's 224
+SIZES = (64, 128)  # training sizes: the studio's lecture CNN (64), and twice that to see more detail
 MAX_COUNT = 12
 
 

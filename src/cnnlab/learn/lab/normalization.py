@@ -99,15 +99,15 @@ def descent(x: np.ndarray, y: np.ndarray, lr: float, steps: int = SHOW_STEPS, st
     n = len(x)
     xs = x[:, None]  # (N, 1)
     w, b = np.array([[float(start[0])]]), np.array([float(start[1])])  # (1, 1), (1,)
-    path = [(w[0, 0], b[0], loss(w[0, 0], b[0], x, y))]
+    path = []
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(steps):
-            err = dense(xs, w, b) - y[:, None]  # (N, 1)
-            _, dw, db = dense_backward(2 * err / n, xs, w)
-            w, b = w - lr * dw, b - lr * db
-            path.append((w[0, 0], b[0], loss(w[0, 0], b[0], x, y)))
-            if not math.isfinite(path[-1][2]) or path[-1][2] > 1e6 * path[0][2]:
+        for k in range(steps + 1):
+            err = dense(xs, w, b) - y[:, None]  # (N, 1): the prediction's error at step k
+            path.append((w[0, 0], b[0], float(np.mean(err ** 2))))
+            if k == steps or not math.isfinite(path[-1][2]) or path[-1][2] > 1e6 * path[0][2]:
                 break
+            _, dw, db = dense_backward(2 * err / n, xs, w)  # d loss / d (w, b)
+            w, b = w - lr * dw, b - lr * db
     return np.array(path)
 
 

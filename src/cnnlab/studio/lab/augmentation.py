@@ -1,7 +1,7 @@
 """Routes of the lecture page 5. Augmentation: one slider per technique, live previews, the --augment spec.
 
     GET  /api/learn/augmentation/controls   {"controls": [{name, label, form, about, default, low, high, ...}],
-                                             "sizes": [64, 128, 224]}: the registry's techniques and ranges
+                                             "sizes": [64, 128]}: the registry's techniques and ranges
     POST /api/learn/augmentation/variants   {"image", "spec", "count"?, "seed"?, "size"?}
                                             -> {"spec", "size", "original": PNG data URL,
                                                 "tiles": [{"png": data URL, "about": [phrases]}]}

@@ -8,6 +8,7 @@ const URL_CONTROLS = '/api/learn/augmentation/controls';
 const URL_VARIANTS = '/api/learn/augmentation/variants';
 const EXAMPLES = 4;  // draws of each technique alone
 const TOGETHER = 8;  // draws of all techniques together
+const SIZE_NOTES = {64: ' (lecture CNN)'};  // who trains at that size in the studio
 const START = {flip: true, rotate: 15, translate: 0.1, crop: 4, color: 0.2, erase: 0};  // the registry's example
 
 /** A slider value as the spec writes it: 15, 0.1, 0.25 (no trailing zeros). */
@@ -78,7 +79,7 @@ export default async function page(view, {ctx}) {
   const grid = h('div', {class: 'aug-together-grid', dataset: {together: ''}});
   const drawn = h('p', {class: 'aug-drawn small-text', 'aria-live': 'polite'});
   const specText = h('code', {class: 'aug-spec', dataset: {spec: ''}});
-  const command = h('pre', {class: 'lab-code aug-command'}, 'cnnlab train --data folder:PHOTOS --augment "', specText, '"');
+  const command = h('pre', {class: 'lab-code aug-command'}, 'cnnlab train --data folder:PHOTOS \\\n  --augment "', specText, '"');
   const copy = h('button', {type: 'button', class: 'ghost small', dataset: {action: 'copy-spec'}, onclick: async () => {
     try { await navigator.clipboard.writeText(command.textContent); toast('Copied the command.'); } catch {
       getSelection().selectAllChildren(command);
@@ -87,7 +88,7 @@ export default async function page(view, {ctx}) {
   }}, 'Copy');
   const note = speedNote();
   const sizeSelect = h('select', {class: 'small-select', 'aria-label': 'Training picture size', dataset: {control: 'size'}},
-    sizes.map((s) => h('option', {value: s, selected: s === size}, `${s} × ${s}`)));
+    sizes.map((s) => h('option', {value: s, selected: s === size}, `${s} × ${s}${SIZE_NOTES[s] || ''}`)));
   sizeSelect.addEventListener('change', () => { size = Number(sizeSelect.value); refreshAll('augment-size'); });
   const reroll = h('button', {type: 'button', class: 'secondary small', dataset: {action: 'new-draws'}, onclick: () => {
     seed = 1 + Math.floor(Math.random() * 1e9);
