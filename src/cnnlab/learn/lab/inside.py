@@ -3,8 +3,8 @@ prediction and Grad-CAM.
 
 The picture is made exactly as the run's model takes it (:func:`cnnlab.deploy.inputs.prepare_image`: crop,
 resize, gray or colour), the prediction is the run's own (:func:`cnnlab.deploy.pipeline.run_logits`), and the
-kernels, the first feature maps and Grad-CAM come from :mod:`cnnlab.learn.explain.trained` (``first_conv``,
-``first_feature_maps``, ``grad_cam``), the functions behind ``cnnlab explain trained``.
+kernels and Grad-CAM come from :mod:`cnnlab.learn.explain.trained` (``first_conv``, ``grad_cam``), the
+functions behind ``cnnlab explain trained``, and block 1's feature maps equal its ``first_feature_maps``.
 
 "Blocks" are where a model's feature maps can be looked at: for the lecture CNN, each block of its ``features``
 up to its ReLU (conv -> batch norm -> ReLU, at the block's full resolution, before its pooling); for a pretrained EfficientNet-Lite0, its
@@ -24,7 +24,7 @@ import torch.nn as nn
 from cnnlab.deploy.inputs import prepare_image
 from cnnlab.deploy.pipeline import run_logits
 from cnnlab.errors import ConfigError
-from cnnlab.learn.explain.trained import ACTIVATIONS, first_conv, first_feature_maps, grad_cam, last_conv_block
+from cnnlab.learn.explain.trained import ACTIVATIONS, first_conv, grad_cam, last_conv_block
 
 MAX_KERNELS = 32
 SHOWN_CHANNELS = 6  # feature maps shown per block: the most active ones
@@ -62,7 +62,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Ten
     """Every block's feature maps for one prepared image ``x`` (1, C, H, W): ``[(name, (C, h, w))]``.
 
     For the lecture CNN, block k's maps are its layers up to its ReLU, without its pooling, applied to what the
-    block before handed on: the same definition as :func:`first_feature_maps` for block 1, so the maps are at the
+    block before handed on: the same definition as :func:`cnnlab.learn.explain.trained.first_feature_maps` for block 1, so the maps are at the
     block's full resolution whether it pools first or last. Other models: the outputs of :func:`blocks_of`.
     """
     features = getattr(model, "features", None)
@@ -99,20 +99,58 @@ def strongest(maps: torch.Tensor, k: int = SHOWN_CHANNELS) -> list[int]:
     return torch.argsort(maps.mean((1, 2)), descending=True)[:k].tolist()
 
 
-def look_inside(model: nn.Module, meta: dict, pixels: np.ndarray, target: int | None = None) -> dict:
-    """Everything the page "Inside your model" shows, for one picture and one run.
+def see(model: nn.Module, meta: dict, pixels: np.ndarray) -> dict:
+    """What a run's model sees and answers for one picture, and its kernels and feature maps (all but Grad-CAM).
 
     Args:
         model: the run's model (from :func:`cnnlab.training.rundir.load_model`).
         meta: its model.json.
         pixels: the picture, uint8 (H, W) or (H, W, 3).
-        target: the class Grad-CAM explains (None: the predicted class).
 
     Returns:
-        ``{"input": uint8 (C, H, W) as the model sees it, "notes", "classes", "probs", "pred", "target",
-        "kernels": (K, C, kh, kw) float or None, "first_title": what the first block's maps are,
-        "blocks": [{"name", "shape", "channels", "maps": (k, h, w)}], "cam": (H, W) in 0..1 or None,
-        "cam_layer"}`` (arrays as NumPy).
+        ``{"input": uint8 (C, H, W) as the model takes it, "x": that as a (1, C, H, W) tensor, "notes", "classes",
+        "probs", "pred", "kernels": (K, C, kh, kw) float or None, "blocks": [{"name", "shape", "channels",
+        "maps": (k, h, w)}]}`` (arrays as NumPy). Block 1's maps are those of
+        :func:`cnnlab.learn.explain.trained.first_feature_maps`.
+    """
+    chw, notes = prepare_image(pixels, meta)  # uint8 (C, H, W), exactly as predict feeds the model
+    x = torch.from_numpy(np.ascontiguousarray(chw).copy())[None]  # (1, C, H, W)
+    probs = run_logits(model.eval(), x, meta).softmax(1)[0]  # (K,): the run's own answer (with its TTA, if any)
+    conv = first_conv(model)
+    blocks = []
+    for name, maps in feature_maps(model, x):
+        chosen = strongest(maps)
+        blocks.append({"name": name, "shape": list(maps.shape), "channels": chosen, "maps": maps[chosen].numpy()})
+    return {"input": chw, "x": x, "notes": notes, "classes": list(meta["classes"]), "probs": probs.numpy(),
+            "pred": int(probs.argmax()),
+            "kernels": conv.weight.detach().float()[:MAX_KERNELS].numpy() if conv is not None else None,
+            "blocks": blocks}
+
+
+def explain_class(model: nn.Module, seen: dict, target: int | None = None) -> dict:
+    """Grad-CAM (:func:`grad_cam`) of a picture :func:`see` looked at, for ``target`` (None: the predicted class).
+
+    Returns:
+        ``{"target", "cam": (H, W) in 0..1 or None (no convolution), "cam_layer": the layer it looks at}``.
+
+    Raises:
+        ConfigError: ``target`` is not a class of the run.
+    """
+    classes = seen["classes"]
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int)
+                               or not 0 <= target < len(classes)):
+        raise ConfigError("target", target, f"a class number from 0 to {len(classes) - 1}")
+    target = seen["pred"] if target is None else target
+    if first_conv(model) is None:
+        return {"target": target, "cam": None, "cam_layer": None}
+    cam, target = grad_cam(model, seen["x"], target)
+    layer = next((n for n, m in model.named_modules() if m is last_conv_block(model)), "")
+    return {"target": target, "cam": cam, "cam_layer": layer}
+
+
+def look_inside(model: nn.Module, meta: dict, pixels: np.ndarray, target: int | None = None) -> dict:
+    """Everything the page "Inside your model" shows, for one picture and one run: :func:`see` and
+    :func:`explain_class` together.
 
     Raises:
         ConfigError: ``target`` is not a class of the run.
@@ -126,25 +164,5 @@ def look_inside(model: nn.Module, meta: dict, pixels: np.ndarray, target: int | 
     >>> out["input"].shape, [b["name"] for b in out["blocks"]], out["cam"].shape
     ((1, 16, 16), ['block 1', 'block 2'], (16, 16))
     """
-    classes = list(meta["classes"])
-    if target is not None and not (isinstance(target, int) and 0 <= target < len(classes)):
-        raise ConfigError("target", target, f"a class number from 0 to {len(classes) - 1}")
-    chw, notes = prepare_image(pixels, meta)  # uint8 (C, H, W), exactly as predict feeds the model
-    x = torch.from_numpy(np.ascontiguousarray(chw).copy())[None]  # (1, C, H, W)
-    probs = run_logits(model.eval(), x, meta).softmax(1)[0]  # (K,)
-    pred = int(probs.argmax())
-    conv = first_conv(model)
-    _, title = first_feature_maps(model, x)  # its maps are the first block's below
-    blocks = []
-    for name, maps in feature_maps(model, x):
-        chosen = strongest(maps)
-        blocks.append({"name": name, "shape": list(maps.shape), "channels": chosen, "maps": maps[chosen].numpy()})
-    cam, layer = None, None
-    if conv is not None:
-        cam, target = grad_cam(model, x, pred if target is None else target)
-        layer = next((n for n, m in model.named_modules() if m is last_conv_block(model)), "")
-    return {"input": chw, "notes": notes, "classes": classes, "probs": probs.numpy(), "pred": pred,
-            "target": pred if target is None else target,
-            "kernels": conv.weight.detach().float()[:MAX_KERNELS].numpy() if conv is not None else None,
-            "first_title": title,
-            "blocks": blocks, "cam": cam, "cam_layer": layer}
+    seen = see(model, meta, pixels)
+    return {**seen, **explain_class(model, seen, target)}

@@ -7,7 +7,8 @@
                                      {"shape", "max", "data": base64 uint8} (value = byte / 255 * max)
 
 A run's model is loaded from model.safetensors (never a pickle) once and kept for the next requests
-(the last two runs); one request works on a model at a time (Grad-CAM puts hooks on it).
+(the last two runs), and so are the last pictures it looked at and their Grad-CAMs; one request works on a
+model at a time (Grad-CAM puts hooks on it).
 """
 
 from __future__ import annotations
@@ -21,15 +22,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from cnnlab.errors import ConfigError, RunError
-from cnnlab.learn.lab.inside import look_inside
+from cnnlab.learn.lab.inside import explain_class, see
 from cnnlab.studio.lab.common import BadRequest, json_response, lab_image, read_json as read_body
 from cnnlab.studio.runs_api import manager
 from cnnlab.studio.safety import safe_child
 from cnnlab.training.rundir import load_model
 
 KEEP_MODELS = 2
+KEEP_LOOKS = 16  # pictures seen (and Grad-CAMs made) kept: choosing another class or going back is instant
 _models: OrderedDict = OrderedDict()  # (run folder, weights mtime) -> (model, meta)
+_seen: OrderedDict = OrderedDict()  # (model key, image id) -> see()'s answer
+_cams: OrderedDict = OrderedDict()  # (model key, image id, target) -> explain_class()'s answer
 _lock = threading.Lock()
+
+
+def _kept(cache: OrderedDict, key, make):
+    """``cache[key]``, made by ``make()`` when missing; the oldest of more than ``KEEP_LOOKS`` is forgotten."""
+    if key not in cache:
+        cache[key] = make()
+        while len(cache) > KEEP_LOOKS:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return cache[key]
 
 
 def finished_runs(app) -> list[dict]:
@@ -45,7 +59,7 @@ def finished_runs(app) -> list[dict]:
 
 
 def run_model(app, project: str, run: str):
-    """``(model, meta)`` of a finished run, loaded once (kept for the last ``KEEP_MODELS`` runs).
+    """``(model, meta, key)`` of a finished run, loaded once (kept for the last ``KEEP_MODELS`` runs).
 
     Raises:
         NotFound: no such project or run. RunError: the run has no finished model.
@@ -55,12 +69,10 @@ def run_model(app, project: str, run: str):
     if not (run_dir / "model.json").is_file() or not weights.is_file():
         raise RunError(f"run {run!r} has no finished model; pick a finished run, or train one on the Projects page")
     key = (str(run_dir), weights.stat().st_mtime_ns)
-    if key not in _models:
-        _models[key] = load_model(run_dir)
-        while len(_models) > KEEP_MODELS:
-            _models.popitem(last=False)
-    _models.move_to_end(key)
-    return _models[key]
+    model, meta = _kept(_models, key, lambda: load_model(run_dir))  # from model.safetensors: never a pickle
+    while len(_models) > KEEP_MODELS:
+        _models.popitem(last=False)
+    return model, meta, key
 
 
 def pack(values, top: float | None = None) -> dict:
@@ -99,15 +111,17 @@ async def look(request):
     pixels = lab_image(request, data.get("image"))
 
     def work():
+        image_id = str(data.get("image"))
         with _lock:
-            model, meta = run_model(request.app, data["project"], data["run"])
-            out = look_inside(model, meta, pixels, target)
+            model, meta, key = run_model(request.app, data["project"], data["run"])
+            seen = _kept(_seen, (key, image_id), lambda: see(model, meta, pixels))
+            out = {**seen, **_kept(_cams, (key, image_id, target), lambda: explain_class(model, seen, target))}
         accuracy = meta.get("metrics", {}).get("test_accuracy")
         pretrained = meta.get("pretrained_cfg") is not None
         return {
             "input": {"shape": list(out["input"].shape), "data": base64.b64encode(out["input"].tobytes()).decode()},
             "notes": out["notes"], "classes": out["classes"], "probs": out["probs"], "pred": out["pred"],
-            "target": out["target"], "kernels": out["kernels"], "first_title": out["first_title"],
+            "target": out["target"], "kernels": out["kernels"],
             "blocks": [dict(b, maps=pack(b["maps"])) for b in out["blocks"]],
             "cam": pack(out["cam"], 1.0) if out["cam"] is not None else None, "cam_layer": out["cam_layer"],
             "architecture": meta["architecture"]["name"], "pretrained": pretrained, "test_accuracy": accuracy,

@@ -75,7 +75,7 @@ export default async function page(view, {ctx}) {
     const r = runs[Number(select.value)];
     const slow = setTimeout(() => {
       loading.hidden = false;
-      loading.textContent = 'Loading this model and running it on your picture (the first time takes a few seconds)…';
+      loading.textContent = 'Working… Loading a model takes a few seconds the first time, and a big pretrained model needs about a second for each new picture.';
     }, 250);
     try {
       await timed('inside: look', async () => {
@@ -122,7 +122,6 @@ export default async function page(view, {ctx}) {
     blocks.replaceChildren(...out.blocks.map((b) => h('div', {class: 'in-block', dataset: {block: b.name}},
       h('div', {class: 'in-block-head'}, h('strong', {}, b.name), h('span', {class: 'in-shape'}, b.shape.join('×'))),
       h('div', {class: 'in-maps'}, mapCanvases(b)))));
-    if (out.blocks.length) blocks.firstChild.title = out.first_title;
   }
 }
 

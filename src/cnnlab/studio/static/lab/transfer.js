@@ -129,7 +129,7 @@ export default async function page(view, {ctx}) {
       go.setAttribute('href', `#/p/${encodeURIComponent(p.id)}/train`);
       if (p.classes >= 2 && String(classes.value) !== String(p.classes)) { classes.value = String(p.classes); load(); }
       const q = p.quick;
-      about.textContent = q && q.features_seconds !== null
+      about.textContent = q && q.features_seconds !== null && q.head_seconds !== null
         ? `Your last Quick run of this project: ${q.features_seconds} s to pass every photo once through the frozen backbone, ` +
           `then ${q.head_seconds} s to train the new classifier${q.test_accuracy !== null ? ` (test accuracy ${(100 * q.test_accuracy).toFixed(0)}%)` : ''}.`
         : 'Quick passes each photo once through the frozen backbone, then trains only the new classifier: ' +
