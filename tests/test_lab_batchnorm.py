@@ -85,7 +85,8 @@ def test_page_histograms_follow_the_sliders_and_dropout_changes_every_step(chrom
     page.wait_for_selector(".bn-neuron")
     _, out = reference(batch=16)
     z, _ = reference(batch=16)
-    shown = page.eval_on_selector_all(".bn-hist", "els => els.map(e => [e.dataset.kind, +e.dataset.mean, +e.dataset.std])")
+    shown = page.eval_on_selector_all(".bn-hist",
+                                      "els => els.map(e => [e.dataset.kind, +e.dataset.mean, +e.dataset.std])")
     befores = [s for s in shown if s[0] == "before"]
     assert np.allclose([s[1] for s in befores], z.mean((0, 2, 3)))
     assert np.allclose([s[2] for s in befores], z.std((0, 2, 3)))

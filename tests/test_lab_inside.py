@@ -20,8 +20,8 @@ from cnnlab.learn.explain.trained import first_conv, first_feature_maps, grad_ca
 from cnnlab.learn.lab.images import sample_image
 from cnnlab.learn.lab.inside import look_inside
 from cnnlab.studio.app import create_app
-from cnnlab.training.rundir import load_model
 from cnnlab.training.run import train
+from cnnlab.training.rundir import load_model
 
 BASE = "http://127.0.0.1:8321"
 ORIGIN = {"Origin": BASE}
@@ -76,7 +76,8 @@ def unpack(packed):
 def test_kernels_feature_maps_and_grad_cam_equal_explain_trained(studio_with_run):
     c, run = studio_with_run
     listed = c.get("/api/learn/inside/runs").json()
-    assert [(r["project"], r["project_name"], r["run"], r["mode"]) for r in listed] == [(PROJECT, "Shapes", RUN, "scratch")]
+    assert [(r["project"], r["project_name"], r["run"], r["mode"]) for r in listed] == \
+        [(PROJECT, "Shapes", RUN, "scratch")]
     got = c.post("/api/learn/inside/look", json={"project": PROJECT, "run": RUN, "image": "sample-cat"},
                  headers=ORIGIN).json()
     model, meta = load_model(run)
@@ -111,8 +112,8 @@ def test_bad_inputs_get_one_clear_sentence(studio_with_run):
     assert r.status_code == 400 and r.json()["error"] == "target=5: expected a class number from 0 to 1"
     r = c.post("/api/learn/inside/look", json={"project": PROJECT, "image": "sample-cat"}, headers=ORIGIN)
     assert r.status_code == 400 and r.json()["error"].startswith('say which run to look at: "run" is missing')
-    r = c.post("/api/learn/inside/look", json={"project": PROJECT, "run": "20990101-000000-ffff", "image": "sample-cat"},
-               headers=ORIGIN)
+    missing = {"project": PROJECT, "run": "20990101-000000-ffff", "image": "sample-cat"}
+    r = c.post("/api/learn/inside/look", json=missing, headers=ORIGIN)
     assert r.status_code == 400 and "has no finished model" in r.json()["error"]
     r = c.post("/api/learn/inside/look", json={"project": "../etc", "run": RUN, "image": "sample-cat"}, headers=ORIGIN)
     assert r.status_code == 404

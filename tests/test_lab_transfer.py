@@ -1,4 +1,4 @@
-"""Lecture page 8, transfer learning: the parts and counts are the real EfficientNet-Lite0's, and the page shows them."""
+"""Lecture page 8, transfer learning: the parts and counts are the real EfficientNet-Lite0's; the page shows them."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def test_page_draws_the_backbone_and_the_slider_unfreezes_stages(chromium, lab_s
     page.wait_for_selector(".tl-block[data-part='new classifier']", timeout=60_000)
     page.wait_for_selector(".tl-kernel")
     arch = TestClient(app, base_url=BASE).get("/api/learn/transfer/model?classes=2").json()
-    shown = page.eval_on_selector_all(".tl-block[data-part]", "els => els.map(e => [e.dataset.part, +e.dataset.params])")
+    shown = page.eval_on_selector_all(".tl-block[data-part]",
+                                      "els => els.map(e => [e.dataset.part, +e.dataset.params])")
     assert shown == [[p["name"], p["params"]] for p in arch["parts"]]
     assert page.get_attribute(".tl-total", "data-trainable") == str(arch["trainable"][0]["params"]) == "2562"
     assert page.locator(".tl-block.trained").count() == 1  # Quick: only the new classifier

@@ -7,8 +7,8 @@ kernels and Grad-CAM come from :mod:`cnnlab.learn.explain.trained` (``first_conv
 functions behind ``cnnlab explain trained``, and block 1's feature maps equal its ``first_feature_maps``.
 
 "Blocks" are where a model's feature maps can be looked at: for the lecture CNN, each block of its ``features``
-up to its ReLU (conv -> batch norm -> ReLU, at the block's full resolution, before its pooling); for a pretrained EfficientNet-Lite0, its
-stem, each of its 7 stages and its head convolution.
+up to its ReLU (conv -> batch norm -> ReLU, at the block's full resolution, before its pooling); for a
+pretrained EfficientNet-Lite0, its stem, each of its 7 stages and its head convolution.
 
 >>> import torch.nn as nn
 >>> [name for name, _ in blocks_of(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.ReLU()))]
@@ -46,7 +46,8 @@ def blocks_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
         return [(f"block {i + 1}", m) for i, m in enumerate(relus)]
     bb = getattr(model, "backbone", None)
     if bb is not None and hasattr(bb, "blocks") and hasattr(bb, "bn1") and hasattr(bb, "bn2"):
-        return [("stem", bb.bn1), *[(f"stage {i + 1}", s) for i, s in enumerate(bb.blocks)], ("head convolution", bb.bn2)]
+        stages = [(f"stage {i + 1}", s) for i, s in enumerate(bb.blocks)]
+        return [("stem", bb.bn1), *stages, ("head convolution", bb.bn2)]
     mods = list(model.modules())
     out, seen_conv = [], False
     for m in mods:
@@ -62,8 +63,9 @@ def feature_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Ten
     """Every block's feature maps for one prepared image ``x`` (1, C, H, W): ``[(name, (C, h, w))]``.
 
     For the lecture CNN, block k's maps are its layers up to its ReLU, without its pooling, applied to what the
-    block before handed on: the same definition as :func:`cnnlab.learn.explain.trained.first_feature_maps` for block 1, so the maps are at the
-    block's full resolution whether it pools first or last. Other models: the outputs of :func:`blocks_of`.
+    block before handed on: for block 1 the same definition as
+    :func:`cnnlab.learn.explain.trained.first_feature_maps`, so the maps are at the block's full resolution
+    whether it pools first or last. Other models: the outputs of :func:`blocks_of`.
     """
     features = getattr(model, "features", None)
     if isinstance(features, nn.Sequential) and any(isinstance(m, nn.ReLU) for m in features):

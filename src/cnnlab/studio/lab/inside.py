@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 from cnnlab.errors import ConfigError, RunError
 from cnnlab.learn.lab.inside import explain_class, see
-from cnnlab.studio.lab.common import BadRequest, json_response, lab_image, read_json as read_body
+from cnnlab.studio.lab.common import BadRequest, json_response, lab_image
+from cnnlab.studio.lab.common import read_json as read_body
 from cnnlab.studio.runs_api import manager
 from cnnlab.studio.safety import safe_child
 from cnnlab.training.rundir import load_model

@@ -1,8 +1,10 @@
 """Routes of the lecture page 8. Transfer learning: the backbone as blocks, frozen vs trained.
 
-    GET /api/learn/transfer/model?classes=K   EfficientNet-Lite0 part by part for 224x224 input, and what trains
-                                              with 0..7 stages fine-tuned (:func:`cnnlab.learn.lab.transfer.architecture`)
-    GET /api/learn/transfer/kernels           {"kernels": (32, 3, 3, 3)} learned on ImageNet, or {"kernels": null, "why"}
+    GET /api/learn/transfer/model?classes=K   EfficientNet-Lite0 part by part for 224x224 input, and what
+                                              trains with 0..7 stages fine-tuned
+                                              (:func:`cnnlab.learn.lab.transfer.architecture`)
+    GET /api/learn/transfer/kernels           {"kernels": (32, 3, 3, 3)} learned on ImageNet,
+                                              or {"kernels": null, "why"}
     GET /api/learn/transfer/projects          [{"id", "name", "images", "classes", "quick": timings of its last
                                               finished Quick run or null}]: where the page's "Train" button leads
 """
