@@ -33,9 +33,18 @@ def kernels_field(data: dict) -> np.ndarray:
                      for c, m in enumerate(value)])
 
 
-def compute(pixels, kernels, bias: float, row: int, col: int, pictures: bool) -> dict:
+def results(app, image_id: str, pixels, kernels, bias: float) -> dict:
+    """:func:`channel_results`, kept for the last kernels asked about (a click on a new place reuses them)."""
+    key = (image_id, kernels.tobytes(), bias)
+    last = getattr(app.state, "lab_channels_last", None)
+    if last is None or last[0] != key:
+        last = (key, channel_results(pixels, kernels, bias))
+        app.state.lab_channels_last = last
+    return last[1]
+
+
+def compute(out: dict, pixels, kernels, bias: float, row: int, col: int, pictures: bool) -> dict:
     """The page's numbers: the example at (row, col) and, when asked, the four pictures."""
-    out = channel_results(pixels, kernels, bias)
     example = channel_example(pixels, kernels, bias, row, col)
     example["output"] = float(out["sum"][row, col])
     answer = {"height": int(pixels.shape[0]), "width": int(pixels.shape[1]), "example": example}
@@ -54,7 +63,11 @@ async def run(request):
     row = int_field(data, "row", 0, 10_000, default=0)
     col = int_field(data, "col", 0, 10_000, default=0)
     pictures = data.get("pictures", True) is not False
-    return json_response(await run_in_threadpool(compute, pixels, kernels, bias, row, col, pictures))
+    image_id = str(data.get("image"))
+
+    def work():
+        return compute(results(request.app, image_id, pixels, kernels, bias), pixels, kernels, bias, row, col, pictures)
+    return json_response(await run_in_threadpool(work))
 
 
 routes = [Route("/api/learn/channels", run, methods=["POST"])]

@@ -1,7 +1,8 @@
 """Routes of the lecture page 2. Convolution: a stepper over a patch, an editable kernel, stride and padding.
 
     POST /api/learn/convolution              {"image", "kernel": 3x3 or 5x5, "stride": 1..4, "padding": 0..3,
-                                              "top", "left": the patch's corner (left out: the busiest patch)}
+                                              "top", "left": the patch's corner (left out: the busiest patch),
+                                              "whole": false to leave out the whole picture (the patch moved)}
         -> {"patch": {"top", "left", "values", "padded", "rows", "cols", "steps": [...]},
             "result": {"height", "width", "png": a data URL, "signed", "black", "white", "min", "max"}}
     GET  /api/learn/convolution/gray/{id}.png  the picture in gray: what the kernel is slid over
@@ -43,16 +44,19 @@ def shown(values) -> dict:
     return {"height": int(values.shape[0]), "width": int(values.shape[1]), "png": data_url(pixels), **scale}
 
 
-def convolve(pixels, kernel, stride: int, padding: int, top: int | None, left: int | None) -> dict:
+def convolve(pixels, kernel, stride: int, padding: int, top: int | None, left: int | None,
+             whole: bool = True) -> dict:
     """The page's numbers: every step over the patch (at ``top, left``, or the busiest patch when they are None),
-    and the whole picture's result."""
+    and, when ``whole``, the whole picture's result."""
     gray = gray_of(pixels)
     if top is None or left is None:
         top, left = busy_corner(gray, PATCH)
     top, left, patch = patch_at(gray, top, left, PATCH)
     steps = patch_steps(patch, kernel, stride, padding)
-    return {"patch": {"top": top, "left": left, "values": patch, **steps},
-            "result": shown(conv_gray(gray, kernel, stride, padding)), "stride": stride, "padding": padding}
+    answer = {"patch": {"top": top, "left": left, "values": patch, **steps}, "stride": stride, "padding": padding}
+    if whole:
+        answer["result"] = shown(conv_gray(gray, kernel, stride, padding))
+    return answer
 
 
 async def run(request):
@@ -64,7 +68,8 @@ async def run(request):
     padding = int_field(data, "padding", 0, 3, default=0)
     top = int_field(data, "top", 0, 10_000) if "top" in data else None
     left = int_field(data, "left", 0, 10_000) if "left" in data else None
-    return json_response(await run_in_threadpool(convolve, pixels, kernel, stride, padding, top, left))
+    whole = data.get("whole", True) is not False
+    return json_response(await run_in_threadpool(convolve, pixels, kernel, stride, padding, top, left, whole))
 
 
 async def gray_png(request):

@@ -32,7 +32,7 @@ export default async function page(view, {ctx}) {
     h('p', {}, 'So a "3×3 kernel" on a colour picture is really ', h('strong', {}, '3×3×3 = 27 weights, plus 1 bias'),
       ': 28 numbers the network learns. A layer that makes 16 output pictures (16 output channels) has 16 such stacks ' +
       'of three kernels, each with its own bias: 16 × 28 = 448 numbers.'));
-  const state = {info: null, row: 0, col: 0, data: null, pixels: null};
+  const state = {info: null, row: 0, col: 0, data: null, stale: true};
 
   // ------------------------------------------------------------------ the three kernels, the bias
   const editors = NAMES.map((name) => kernelEditor({size: 3, sizes: [3], preset: 'edges', compact: true, name,
@@ -111,14 +111,20 @@ export default async function page(view, {ctx}) {
       hint: 'One output channel needs a 3×3 kernel for each of the 3 colours, plus 1 bias. Then count that 4 times.'}));
 
   // ------------------------------------------------------------------ talking to the server
-  const refresh = latest((label) => {
+  // only a new place leaves the pictures as they are; anything else marks them stale (latest() may merge calls)
+  const refresh = (label) => { if (label !== 'position') state.stale = true; return update(label); };
+  const update = latest((label) => {
     if (!state.info || state.info.channels !== 3 || !ctx.alive()) return null;
     if (!editors.every((e) => e.valid()) || !Number.isFinite(parseNumber(bias.value))) return null;
-    const pictures = label !== 'position';
+    const pictures = state.stale || !state.data;
+    state.stale = false;
     return timed(label, async () => {
       const kernels = editors.map((e) => e.values());
-      const data = await api.post('/api/learn/channels', {image: state.info.id, kernels, bias: parseNumber(bias.value),
-        row: state.row, col: state.col, pictures});
+      let data;
+      try {
+        data = await api.post('/api/learn/channels', {image: state.info.id, kernels, bias: parseNumber(bias.value),
+          row: state.row, col: state.col, pictures});
+      } catch (err) { state.stale = state.stale || pictures; throw err; }
       if (!ctx.alive()) return;
       if (pictures) {
         state.data = data;
@@ -139,7 +145,7 @@ export default async function page(view, {ctx}) {
     if (gray) return;
     state.row = info.height >> 1; state.col = info.width >> 1;
     const zoom = Math.max(1, Math.floor(256 / Math.max(info.height, info.width)));
-    for (const el of [...inputs, colour, ...outs, sum]) el.style.maxWidth = `${info.width * zoom}px`;
+    for (const el of grid.querySelectorAll('.chan-pic')) el.style.maxWidth = `${info.width * zoom + 2}px`;  // + the border
     colour.src = info.url;
     const pixels = await loadPixels(info);
     if (!ctx.alive() || state.info !== info) return;
@@ -170,9 +176,10 @@ export default async function page(view, {ctx}) {
   grid.addEventListener('click', (e) => {
     const pic = e.target.closest('.chan-pic');
     if (!pic || !state.info) return;
-    const r = pic.firstChild.getBoundingClientRect();
-    state.row = Math.max(0, Math.min(state.info.height - 1, Math.floor((e.clientY - r.top) / r.height * state.info.height)));
-    state.col = Math.max(0, Math.min(state.info.width - 1, Math.floor((e.clientX - r.left) / r.width * state.info.width)));
+    const el = pic.firstChild, r = el.getBoundingClientRect();  // inside the border
+    const y = (e.clientY - r.top - el.clientTop) / el.clientHeight, x = (e.clientX - r.left - el.clientLeft) / el.clientWidth;
+    state.row = Math.max(0, Math.min(state.info.height - 1, Math.floor(y * state.info.height)));
+    state.col = Math.max(0, Math.min(state.info.width - 1, Math.floor(x * state.info.width)));
     placeMarkers();
     refresh('position');
   });
@@ -190,8 +197,8 @@ export default async function page(view, {ctx}) {
   function placeMarkers() {
     const {height: H, width: W} = state.info;
     for (const m of grid.querySelectorAll('.chan-marker')) {
-      Object.assign(m.style, {left: `${(state.col - 1) / W * 100}%`, top: `${(state.row - 1) / H * 100}%`,
-        width: `${3 / W * 100}%`, height: `${3 / H * 100}%`});
+      const at = (f) => `calc(1px + ${f} * (100% - 2px))`;  // inside the picture's 1px border
+      Object.assign(m.style, {left: at((state.col - 1) / W), top: at((state.row - 1) / H), width: `calc(${3 / W} * (100% - 2px))`, height: `calc(${3 / H} * (100% - 2px))`});
     }
   }
 
@@ -211,6 +218,7 @@ export default async function page(view, {ctx}) {
     });
     const signed = (v) => (v < 0 ? ` − ${short(-v)}` : ` + ${short(v)}`);
     const same = Math.abs(ex.total - ex.output) <= 1e-9 * Math.max(1, Math.abs(ex.output));
+    Object.assign(example.dataset, {row: String(ex.row), col: String(ex.col)});
     example.replaceChildren(
       h('p', {class: 'chan-where'}, `At row ${ex.row}, column ${ex.col} (the orange squares above):`),
       h('div', {class: 'chan-parts'}, parts),

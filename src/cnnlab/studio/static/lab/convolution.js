@@ -15,7 +15,7 @@ export default async function page(view, {ctx}) {
     'pixel of the result. Then the kernel moves on and does it again.',
     'Different kernels find different things: edges, blur, sharp details. Pick a preset or type your own numbers ' +
     'and watch the whole picture change. In a CNN nobody types the kernel: the network learns its numbers itself.');
-  const state = {info: null, top: 0, left: 0, stride: 1, padding: 0, data: null, zoom: 1};
+  const state = {info: null, top: 0, left: 0, stride: 1, padding: 0, data: null, zoom: 1, stale: true};
 
   // ------------------------------------------------------------------ the kernel, stride, padding
   const editor = kernelEditor({size: 3, sizes: [3, 5], preset: 'edges', label: 'Kernel', onChange: () => refresh('kernel')});
@@ -87,18 +87,27 @@ export default async function page(view, {ctx}) {
       hint: 'Use the formula above: add twice the padding, take away the kernel size, divide by the stride and round down, then add 1.'}));
 
   // ------------------------------------------------------------------ talking to the server
-  const refresh = latest((label) => {
+  // only a moved patch leaves the whole picture as it is; anything else marks it stale (latest() may merge calls)
+  const refresh = (label) => { if (label !== 'patch') state.stale = true; return update(label); };
+  const update = latest((label) => {
     if (!state.info || !editor.valid() || !ctx.alive()) return null;
     return timed(label, async () => {
       const kernel = editor.values();
       const where = state.top === null ? {} : {top: state.top, left: state.left};  // none: the server picks a busy patch
-      const data = await api.post('/api/learn/convolution', {image: state.info.id, kernel,
-        stride: state.stride, padding: state.padding, ...where});
+      const whole = state.stale || !state.data;
+      state.stale = false;
+      let data;
+      try {
+        data = await api.post('/api/learn/convolution', {image: state.info.id, kernel,
+          stride: state.stride, padding: state.padding, whole, ...where});
+      } catch (err) { state.stale = state.stale || whole; throw err; }
       if (!ctx.alive()) return;
-      state.data = {...data, kernel};
+      state.data = {...data, kernel, result: whole ? data.result : state.data.result};
       state.top = data.patch.top; state.left = data.patch.left;
-      result.src = data.result.png;
-      await result.decode().catch(() => {});
+      if (whole) {
+        result.src = data.result.png;
+        await result.decode().catch(() => {});
+      }
       drawWhole();
       drawStage(label === 'patch' || label === 'picture');
     }, note);
@@ -125,9 +134,9 @@ export default async function page(view, {ctx}) {
   };
   grayWrap.addEventListener('click', (e) => {
     if (!state.info) return;
-    const r = gray.getBoundingClientRect();
-    const x = Math.floor((e.clientX - r.left) / r.width * state.info.width);
-    const y = Math.floor((e.clientY - r.top) / r.height * state.info.height);
+    const r = gray.getBoundingClientRect();  // inside the border: clientLeft/Top and clientWidth/Height
+    const x = Math.floor((e.clientX - r.left - gray.clientLeft) / gray.clientWidth * state.info.width);
+    const y = Math.floor((e.clientY - r.top - gray.clientTop) / gray.clientHeight * state.info.height);
     movePatch(y - (PATCH >> 1), x - (PATCH >> 1));
   });
   grayWrap.addEventListener('keydown', (e) => {
@@ -142,7 +151,8 @@ export default async function page(view, {ctx}) {
   function placeBox() {
     const side = Math.min(PATCH, state.info.height, state.info.width);
     const z = state.zoom;
-    Object.assign(box.style, {top: `${state.top * z}px`, left: `${state.left * z}px`, width: `${side * z}px`, height: `${side * z}px`});
+    Object.assign(box.style, {top: `${gray.clientTop + state.top * z}px`, left: `${gray.clientLeft + state.left * z}px`,
+      width: `${side * z}px`, height: `${side * z}px`});
   }
 
   function drawWhole() {
@@ -186,13 +196,13 @@ export default async function page(view, {ctx}) {
     const grid = numberGrid(patch.padded, {format: short, label: 'The patch, with its padding', shade: grayShade,
       mark: (r, c) => (r < p || c < p || r >= n - p || c >= n - p ? 'pad' : '')});
     for (const td of grid.querySelectorAll('td.pad')) td.removeAttribute('style');
-    grid.classList.add(n > 11 ? 'tiny' : 'smallish');
+    grid.classList.add(n > 10 ? 'tiny' : 'smallish');
     patchWrap.replaceChildren(grid);
     Object.assign(patchWrap.dataset, {top: String(patch.top), left: String(patch.left), stride: String(state.data.stride), padding: String(p)});
     patchCaption.textContent = `Picture rows ${patch.top}–${patch.top + patch.values.length - 1}, columns ${patch.left}–` +
       `${patch.left + patch.values[0].length - 1}${p ? `, with ${p} ring${p > 1 ? 's' : ''} of padding zeros (dashed)` : ''}.`;
     const out = numberGrid(Array.from({length: patch.rows}, () => Array(patch.cols).fill(0)), {format: () => '', label: 'The result on the patch'});
-    out.classList.add(patch.cols > 9 ? 'tiny' : 'smallish');
+    out.classList.add(patch.cols > 12 ? 'tiny' : 'smallish');
     for (const td of out.querySelectorAll('td')) delete td.dataset.value;
     cells = [...out.querySelectorAll('tr')].map((tr) => [...tr.children]);
     outWrap.replaceChildren(out);
@@ -235,20 +245,27 @@ export default async function page(view, {ctx}) {
     const top = Math.max(...kernel.flat().map(Math.abs));
     const ptop = Math.max(...step.products.flat().map(Math.abs));
     const from = (x) => `${x - p}`.replace('-', '−');
+    const [ph, pw] = [patch.values.length, patch.values[0].length];
+    const isPad = (r, c) => r < p || c < p || r >= ph + p || c >= pw + p;  // in the padded patch
     const where = `Output row ${step.row}, column ${step.col}: the window covers patch rows ${from(step.top)} to ${from(step.top + k - 1)}, ` +
-      `columns ${from(step.left)} to ${from(step.left + k - 1)}${step.top < p || step.left < p || step.top + k > patch.values.length + p || step.left + k > patch.values[0].length + p ? ' (some of it is padding)' : ''}.`;
+      `columns ${from(step.left)} to ${from(step.left + k - 1)}${isPad(step.top, step.left) || isPad(step.top + k - 1, step.left + k - 1) ? ' (some of it is padding)' : ''}.`;
     const terms = step.products.flat();
-    calc.replaceChildren(
+    const windowGrid = numberGrid(step.window, {format: short, shade: grayShade, label: 'The window',
+      mark: (u, v) => (isPad(step.top + u, step.left + v) ? 'pad' : '')});
+    for (const td of windowGrid.querySelectorAll('td.pad')) td.removeAttribute('style');
+    calc.classList.toggle('k5', k > 3);
+    calc.replaceChildren(...[
       h('p', {class: 'small-text conv-where'}, where),
       h('div', {class: 'conv-eq'},
-        h('div', {class: 'conv-term'}, numberGrid(step.window, {format: short, shade: grayShade, label: 'The window'}), h('span', {class: 'lab-caption'}, 'window')),
+        h('div', {class: 'conv-term'}, windowGrid, h('span', {class: 'lab-caption'}, 'window')),
         h('span', {class: 'conv-op'}, '×'),
         h('div', {class: 'conv-term'}, numberGrid(kernel, {format: short, shade: (v) => weightShade(v, top), label: 'The kernel'}), h('span', {class: 'lab-caption'}, 'kernel')),
         h('span', {class: 'conv-op'}, '='),
         h('div', {class: 'conv-term conv-products'}, numberGrid(step.products, {format: short, shade: (v) => weightShade(v, ptop), label: 'The products'}), h('span', {class: 'lab-caption'}, 'products')),
-        h('span', {class: 'conv-op'}, '→'),
-        h('div', {class: 'conv-sum'}, h('span', {class: 'lab-caption'}, `sum of the ${terms.length} products`),
-          h('strong', {class: 'conv-sum-value', dataset: {value: String(step.value)}}, `sum = ${short(step.value)}`))),
-      k === 3 ? h('p', {class: 'conv-terms small-text muted'}, terms.map((t, j) => (j === 0 ? short(t) : `${t < 0 ? ' − ' : ' + '}${short(Math.abs(t))}`)).join('') + ` = ${short(step.value)}`) : null);
+        h('div', {class: 'conv-sum-row'}, h('span', {class: 'conv-op'}, '→'),
+          h('div', {class: 'conv-sum'}, h('span', {class: 'lab-caption'}, `sum of the ${terms.length} products`),
+            h('strong', {class: 'conv-sum-value', dataset: {value: String(step.value)}}, `sum = ${short(step.value)}`)))),
+      k === 3 ? h('p', {class: 'conv-terms small-text muted'}, terms.map((t, j) => `${t < 0 ? (j ? ' − ' : '−') : (j ? ' + ' : '')}${short(Math.abs(t))}`).join('') + ` = ${short(step.value).replace('-', '−')}`) : null,
+    ].filter(Boolean));
   }
 }

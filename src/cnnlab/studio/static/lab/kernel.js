@@ -84,6 +84,7 @@ export function kernelEditor({size = 3, sizes = [3, 5], preset = 'edges', label 
       spellcheck: 'false', class: 'kernel-box', value: String(v), 'aria-label': `${label}, row ${i + 1}, column ${j + 1}`,
       dataset: {row: String(i), col: String(j)}})));
     grid.style.gridTemplateColumns = `repeat(${n}, auto)`;
+    grid.classList.toggle('wide', matrix.flat().some((v) => String(v).length > 4));  // e.g. 36/256
     grid.replaceChildren(...boxes.flat());
     tint();
   };
@@ -113,7 +114,12 @@ export function kernelEditor({size = 3, sizes = [3, 5], preset = 'edges', label 
     sizeButtons();
   };
 
-  grid.addEventListener('input', () => { current = null; mark(); changed('edit'); });
+  const matching = () => {  // the preset these numbers are, if any
+    const v = values().flat();
+    const p = PRESETS.find((x) => x[n].flat().every((w, i) => parseNumber(w) === v[i]));
+    return p ? p.key : null;
+  };
+  grid.addEventListener('input', () => { current = matching(); mark(); changed('edit'); });
   grid.addEventListener('keydown', (e) => {  // arrow keys move between the boxes
     const b = e.target.closest('.kernel-box');
     if (!b || !['ArrowUp', 'ArrowDown'].includes(e.key) && !(['ArrowLeft', 'ArrowRight'].includes(e.key) && (e.altKey || e.ctrlKey))) return;
@@ -144,7 +150,7 @@ export function kernelEditor({size = 3, sizes = [3, 5], preset = 'edges', label 
   mark();
   return {
     element, values, size: () => n, setPreset,
-    setValues: (matrix) => { current = null; build(matrix); mark(); changed('edit'); },
+    setValues: (matrix) => { build(matrix); current = matching(); mark(); changed('edit'); },
     valid: () => values().flat().every(Number.isFinite),
   };
 }
