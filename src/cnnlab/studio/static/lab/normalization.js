@@ -193,8 +193,11 @@ export default async function page(view, {ctx}) {
     'Each map shows the loss for every w (across) and b (up): dark is low, and the star ★ is the lowest point. The ' +
     'red path is gradient descent starting from w = 0, b = 0 (the white dot). Move the learning rate and watch both.');
 
+  const loading = h('p', {class: 'muted', 'aria-live': 'polite'}, 'Loading the digits and drawing the loss maps…');
+  body.append(loading);
   const land = await api.get(URL_LANDSCAPE);
   if (!ctx.alive()) return;
+  loading.remove();
   const [raw, normed] = land.sides;
   const d = land.data;
   const panels = [
