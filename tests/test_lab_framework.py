@@ -61,7 +61,7 @@ def test_the_menu_lists_every_idea_in_the_lectures_order_and_each_page_opens(chr
     for i, (topic, title) in enumerate(TOPICS):
         page.click(f".lab-card[data-topic={topic}]") if i == 0 else page.click("a[rel=next]")
         page.wait_for_function("t => location.hash === '#/learn/' + t", arg=topic)
-        page.wait_for_function("title => document.querySelector('h1') && document.querySelector('h1').textContent.endsWith(title)", arg=title)
+        page.wait_for_function("title => document.querySelector('h1')?.textContent.endsWith(title)", arg=title)
     assert page.locator("a[rel=next]").count() == 0
     tab.watch.check(base)
     tab.close()

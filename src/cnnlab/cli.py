@@ -369,7 +369,8 @@ def cmd_cache(a) -> int:
     return 0
 
 
-COMMANDS = {"experiment": cmd_experiment, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "summary": cmd_summary,
+COMMANDS = {"experiment": cmd_experiment, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "summary": cmd_summary,
             "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain, "cache": cmd_cache,
             "export": cmd_export, "serve": cmd_serve, "studio": cmd_studio}
 

@@ -178,7 +178,7 @@ without a number there (it gets one unit per class)
     for i, x in enumerate(layers):
         n = i + 1
 
-        def refuse(sentence: str, n=n):
+        def refuse(sentence: str, n=n, x=x):
             raise StackError(spec, sentence.replace("LAYER", f"layer {n} ({_label(x)})"), n)
 
         params = flops = 0
@@ -400,7 +400,8 @@ def _layer(spec: str, n: int, item: str) -> Layer:
         _check(spec, n, item, "kernel", kernel)
         if padding == "same" and kernel % 2 == 0:
             raise StackError(spec, f"layer {n} '{item}': padding 'same' needs an odd kernel size (1, 3, 5...), so "
-                                   f"that the kernel has a centre pixel: use {kernel - 1} or {kernel + 1}, or drop 'same'",
+                                   f"that the kernel has a centre pixel: use {kernel - 1} or {kernel + 1}, "
+                                   "or drop 'same'",
                              n)
         return Layer(kind, size=filters, kernel=kernel, padding=padding)
     if kind == "maxpool":

@@ -95,14 +95,17 @@ def figure_png(claim: dict, path: Path) -> bytes | None:
     return Path(path).read_bytes()
 
 
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
 def _numbers_rows(claim: dict) -> list[list[str]]:
     a, b = claim["arms"]
     rows = [["Comparison", f"{a} (mean)", f"{b} (mean)", "Difference (mean)", "95% interval", "Seeds", "Verdict"]]
     for c in claim["comparisons"]:
-        mean = (lambda xs: sum(xs) / len(xs) if xs else None)
         s = c["summary"]
-        rows.append([c["label"], fmt(mean(c["better"]), c["unit"], signed=False),
-                     fmt(mean(c["other"]), c["unit"], signed=False), fmt(s["mean"] if s else None, c["unit"]),
+        rows.append([c["label"], fmt(_mean(c["better"]), c["unit"], signed=False),
+                     fmt(_mean(c["other"]), c["unit"], signed=False), fmt(s["mean"] if s else None, c["unit"]),
                      interval(s, c["unit"]), str(len(c["seeds"])), s["verdict"] if s else "needs 2 seeds"])
     return rows
 
@@ -127,7 +130,8 @@ def markdown(results: dict, figures: dict[str, str]) -> str:
              "| Claim | Headline | Difference | 95% interval | Verdict |", "|---|---|---|---|---|"]
     for c in results["claims"]:
         h = c["comparisons"][0]
-        lines.append(f"| [{c['title']}](#{c['name']}) | {h['label']} | {fmt(h['summary']['mean'] if h['summary'] else None, h['unit'])} "
+        mean = h["summary"]["mean"] if h["summary"] else None
+        lines.append(f"| [{c['title']}](#{c['name']}) | {h['label']} | {fmt(mean, h['unit'])} "
                      f"| {interval(h['summary'], h['unit'])} | {c['verdict']} |")
     for c in results["claims"]:
         seeds = max((len(x["seeds"]) for x in c["comparisons"]), default=0)
@@ -190,7 +194,8 @@ def page(results: dict, pngs: dict[str, bytes]) -> str:
         sentence = _verdict_sentence(c).replace("**", "")
         parts += [f"<p class='{_cls(c['verdict'])}'>{e(sentence)}</p>",
                   f"<p><b>Why.</b> {e(c['explanation'])}</p>",
-                  f"<p><b>Published.</b> {e(c['citation'])}: {e(c['published'])} {e(AGREEMENT.get(c['verdict'], ''))}</p>",
+                  f"<p><b>Published.</b> {e(c['citation'])}: {e(c['published'])} "
+                  f"{e(AGREEMENT.get(c['verdict'], ''))}</p>",
                   f"<p><b>Reproduce.</b></p><pre>{e(command(c, results['folder'], seeds))}</pre></section>"]
     parts.append("</body></html>")
     return "".join(parts)

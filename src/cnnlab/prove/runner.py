@@ -38,7 +38,8 @@ def check_request(claim: str, budget: str, seeds: int | None) -> list[str]:
     >>> check_request("drop", "quick", None)
     Traceback (most recent call last):
       ...
-    cnnlab.errors.ConfigError: claim='drop': expected all, cnn-vs-mlp, augmentation, normalization, batchnorm, dropout, pooling or transfer
+    cnnlab.errors.ConfigError: claim='drop': expected all, cnn-vs-mlp, augmentation, normalization, batchnorm, \
+dropout, pooling or transfer
     """
     names = list(CLAIMS)
     if claim != "all" and claim not in CLAIMS:

@@ -44,6 +44,7 @@ from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.studio.api import routes as api_routes
 from cnnlab.studio.guard import Guard
 from cnnlab.studio.lab import routes as lab_routes
+from cnnlab.studio.lab.builder import shutdown as builder_shutdown
 from cnnlab.studio.runs_api import routes as run_routes
 from cnnlab.studio.runs_api import shutdown as run_shutdown
 from cnnlab.studio.store import Store
@@ -96,6 +97,7 @@ def create_app(projects_dir: str | os.PathLike, access_code: str | None = None, 
     async def lifespan(app):
         yield
         run_shutdown(app)  # running training jobs stop resumably (checkpoint saved) when the studio stops
+        builder_shutdown(app)  # and so do the network builder's
 
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan,
                     middleware=[Middleware(Guard, access_code=access_code, max_body=int(max_upload_mb * 2**20))])

@@ -55,7 +55,7 @@ def project_images(project_dir: Path, class_id: str) -> list[Path]:
                   and p.is_file() and not p.is_symlink())
 
 
-def _snapshot(project_dir: Path, folders: dict[str, str], dest: Path) -> None:
+def snapshot(project_dir: Path, folders: dict[str, str], dest: Path) -> None:
     """Hard-link every class's images into ``dest/<folder>/`` (copies where links are impossible)."""
     for folder, class_id in folders.items():
         (dest / folder).mkdir(parents=True)
@@ -218,7 +218,7 @@ class RunManager:
             config = build_config(body, sum(counts.values()), f"folder:{data_dir.resolve()}")
             folders = folder_names(classes)
             try:
-                _snapshot(project_dir, folders, data_dir)
+                snapshot(project_dir, folders, data_dir)
                 write_json(run_dir / STUDIO / "run.json", {
                     "id": run_id, "mode": body.get("mode", "quick"), "options": body, "config": config,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": "running", "error": None,

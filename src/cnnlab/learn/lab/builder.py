@@ -187,7 +187,8 @@ def keras_code(layers: str, data: DataChoice, epochs: int) -> str:
             line = f'layers.Dense({s.output[0]}, activation="softmax")'
         else:
             line = f"layers.Dense({s.output[0]})"
-        shape = f"(None, {s.output[1]}, {s.output[2]}, {s.output[0]})" if len(s.output) == 3 else f"(None, {s.output[0]})"
+        out = s.output
+        shape = f"(None, {out[1]}, {out[2]}, {out[0]})" if len(out) == 3 else f"(None, {out[0]})"
         body.append((line + ",", f"{shape}  {keras_params(s):,} params"))
     width = max(len(a) for a, _ in body)
     lines = ["import keras", "from keras import layers", ""]
@@ -204,7 +205,8 @@ def keras_code(layers: str, data: DataChoice, epochs: int) -> str:
     if data.spec.startswith("folder:"):
         lines += [f"model.fit(train, validation_data=test, epochs={epochs})", "model.evaluate(test)"]
     else:
-        lines += [f"model.fit(x_train, y_train, epochs={epochs}, validation_split=0.1)", "model.evaluate(x_test, y_test)"]
+        lines += [f"model.fit(x_train, y_train, epochs={epochs}, validation_split=0.1)",
+                  "model.evaluate(x_test, y_test)"]
     return "\n".join(lines)
 
 
@@ -217,7 +219,8 @@ def _keras_data(data: DataChoice) -> list[str]:
                 "from sklearn.model_selection import train_test_split",
                 "",
                 "digits = load_digits()",
-                "x = (digits.images * 255 / 16).round().astype(\"uint8\")[..., None]  # (N, 8, 8, 1), 0..255 like cnnlab",
+                "x = (digits.images * 255 / 16).round().astype(\"uint8\")[..., None]"
+                "  # (N, 8, 8, 1), 0..255 like cnnlab",
                 "x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.2, random_state=0)"]
     folder = data.spec.split(":", 1)[1]
     size = f"({data.image_size}, {data.image_size})"

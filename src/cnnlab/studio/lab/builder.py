@@ -32,9 +32,10 @@ from cnnlab.errors import CnnlabError, DataError
 from cnnlab.files import read_json, write_json
 from cnnlab.learn.lab.builder import DATA, DataChoice, cnnlab_code, keras_code, project_choice, table, train_options
 from cnnlab.models.stack import StackError, canonical, plan
-from cnnlab.studio.lab.common import choice_field, int_field, json_response, read_json as read_body
+from cnnlab.studio.lab.common import choice_field, int_field, json_response
+from cnnlab.studio.lab.common import read_json as read_body
 from cnnlab.studio.run_options import folder_names, plain_error
-from cnnlab.studio.runs import _snapshot, project_images
+from cnnlab.studio.runs import project_images, snapshot
 from cnnlab.studio.safety import Conflict, NotFound, check_id
 from cnnlab.training.jobs import Job
 
@@ -66,7 +67,8 @@ def _choice(request, key) -> tuple[DataChoice, Path | None, dict | None]:
     filled = [c for c in classes if project_images(project_dir, c["id"])]
     if len(filled) < 2 or len(filled) < len(classes):
         empty = [c.get("name", c["id"]) for c in classes if c not in filled]
-        what = f"class {empty[0]!r} has no photos yet" if empty else f"project {meta['name']!r} has fewer than two classes"
+        what = (f"class {empty[0]!r} has no photos yet" if empty
+                else f"project {meta['name']!r} has fewer than two classes")
         raise DataError(f"{what}; the builder trains on a project whose classes (at least two) all have photos")
     choice = project_choice(project_dir.name, meta["name"], str(project_dir), [c["id"] for c in classes])
     return choice, project_dir, meta
@@ -156,6 +158,13 @@ def _root(app) -> Path:
     return root
 
 
+def shutdown(app) -> None:
+    """Stop the builder's running jobs (the studio is stopping); they stay resumable like any run."""
+    for run in list(getattr(app.state, "builder_runs", {}).values()):
+        if not run.done():
+            run.job.cancel(wait=True, timeout=30)
+
+
 def _live(app) -> dict[str, BuilderRun]:
     if not hasattr(app.state, "builder_runs"):
         app.state.builder_runs = {}
@@ -188,7 +197,7 @@ def start(request, data: dict) -> dict:
         if project_dir is not None:  # the photos as they are now, in folders named like the classes
             classes = [c for c in meta["classes"] if isinstance(c, dict) and "id" in c]
             folders = folder_names(classes)
-            _snapshot(project_dir, folders, run_dir / ".studio" / "data")
+            snapshot(project_dir, folders, run_dir / ".studio" / "data")
             options["data"] = f"folder:{(run_dir / '.studio' / 'data').resolve()}"
         record = {"id": run_id, "layers": spec, "data": choice.key, "data_name": choice.name, "epochs": epochs,
                   "params": sum(s.params for s in steps), "flops": sum(s.flops for s in steps),

@@ -1,6 +1,6 @@
 """The lecture pages' pictures: the built-in samples, an upload or webcam snapshot, or a project's photo.
 
-    GET  /api/learn/samples              [{"id": "sample-cat", "name": "cat", "about": ..., "width", "height", "channels"}]
+    GET  /api/learn/samples              [{"id": "sample-cat", "name": "cat", "about", "width", "height", "channels"}]
     POST /api/learn/images               multipart ``file`` (an upload, a webcam snapshot) or JSON
                                          {"sample": "cat"} or {"project": P, "class": C, "image": I}
                                          -> {"id", "name", "width", "height", "channels", "url"}
