@@ -1,6 +1,6 @@
 """How fast the lecture pages answer: every interaction the page tests make, timed in the browser.
 
-    .venv/bin/python bench/learn_latency.py [PYTEST ARGS...]     (default: all tests/test_lab_*.py)
+    .venv/bin/python bench/learn_latency.py [--repeat N] [PYTEST ARGS...]   (default: all tests/test_lab_*.py, once)
 
 Each page wraps an interaction's update in ``timed()`` (studio/static/lab/common.js): from the input event
 (a slider moved, a kernel number typed, a stepper step) to the new result drawn on the screen, including the
@@ -23,10 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(args: list[str]) -> int:
+    repeat = 1
+    if args[:1] == ["--repeat"]:
+        repeat, args = int(args[1]), args[2:]
     record = Path(tempfile.mkdtemp()) / "timings.jsonl"
     tests = args or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_lab_*.py"))
     env = {**os.environ, "CNNLAB_LAB_TIMINGS": str(record)}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env)
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT,
+                              env=env)
     if not record.exists():
         print("no timings were recorded (do the page tests close their tabs with tab.close()?)")
         return 1
@@ -34,7 +39,7 @@ def main(args: list[str]) -> int:
     for line in record.read_text().splitlines():
         item = json.loads(line)
         for label, values in item["timings"].items():
-            merged.setdefault((item["topic"], label), []).extend(values)
+            merged.setdefault((item["topic"] or "tour", label), []).extend(values)
     rows = []
     for (topic, label), values in sorted(merged.items()):
         v = np.asarray(values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from browser import chromium_fixture  # noqa: F401
+from browser import chromium_fixture, launch_chromium, make_y4m  # noqa: F401
 from labkit import lab_studio, open_page, shot  # noqa: F401
 from PIL import Image
 from starlette.testclient import TestClient
@@ -65,3 +65,33 @@ def test_the_menu_lists_every_idea_in_the_lectures_order_and_each_page_opens(chr
     assert page.locator("a[rel=next]").count() == 0
     tab.watch.check(base)
     tab.close()
+
+
+def test_a_webcam_snapshot_becomes_the_pages_picture(playwright, lab_studio, tmp_path):
+    """The picker's "Webcam snapshot": Chromium's fake camera plays a red frame; the page's picture is then red."""
+    base, _ = lab_studio
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[..., 0] = 220
+    browser = launch_chromium(playwright, y4m=make_y4m([frame], tmp_path / "red.y4m", 1))
+    try:
+        tab = open_page(browser, base, "arrays")
+        page = tab.page
+        page.click("[data-action=webcam-snapshot]")
+        page.wait_for_selector("[data-action=take-snapshot]:not([disabled])")
+        page.click("[data-action=take-snapshot]")
+        page.wait_for_function("() => document.querySelector('.lab-picker-head')?.textContent.includes('webcam.png')")
+        image_id = page.evaluate("() => sessionStorage.getItem('cnnlab-lab-image')")
+        assert image_id.startswith("u")
+        png = page.evaluate("""async (url) => {
+            const b = await (await fetch(url)).blob();
+            const bmp = await createImageBitmap(b);
+            const c = new OffscreenCanvas(bmp.width, bmp.height); const g = c.getContext('2d'); g.drawImage(bmp, 0, 0);
+            const d = g.getImageData(bmp.width >> 1, bmp.height >> 1, 1, 1).data; return [bmp.width, bmp.height, ...d];
+        }""", f"/api/learn/images/{image_id}.png")
+        assert png[0] <= 256 and png[1] <= 256
+        r, g, b = png[2:5]
+        assert r > 150 and g < 90 and b < 90, png  # the camera's red frame (video compression moves it a little)
+        tab.watch.check(base)
+        tab.close()
+    finally:
+        browser.close()
