@@ -158,3 +158,37 @@ def test_transfer_run_directory_and_predict(tmp_path, capsys):
     assert main(["predict", str(out), str(root / d.classes[0])]) == 0
     lines = [ln for ln in capsys.readouterr().out.strip().splitlines() if not ln.startswith(" ")]  # not the notes
     assert len(lines) == 15 and all(":" in ln for ln in lines)
+
+
+def test_a_frozen_run_scores_its_test_split_from_cached_features_with_the_same_numbers(tmp_path, monkeypatch):
+    """The test split of a frozen transfer run goes through the backbone once per data set, not once per run,
+    and its scores are exactly those of the whole model (with and without the mirror test-time augmentation)."""
+    import cnnlab.training.transfer as tr
+    from cnnlab.data.sources import load_dataset
+    from cnnlab.device import autocast_dtype, pick_device
+    from cnnlab.training.run import train
+    from cnnlab.training.rundir import load_model
+    from cnnlab.training.trainer import evaluate
+
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "home"))
+    seen = []
+    real = tr.extract_features
+    monkeypatch.setattr(tr, "extract_features", lambda m, images, *a, **k: seen.append(len(images)) or
+                        real(m, images, *a, **k))
+    opts = dict(data="digits", model="efficientnet_lite0", pretrained=True, freeze=True, epochs=2, per_class=20,
+                val_fraction=0.0, model_args={"input_size": 48}, progress=False)
+    first = train(out=tmp_path / "a", seed=0, tta=True, **opts)
+    test = load_dataset("digits", "test")
+    assert seen.count(len(test)) == 2  # the test split and its mirror image, once
+    seen.clear()
+    train(out=tmp_path / "b", seed=1, tta=True, **opts)  # another seed: other training images, same test split
+    assert len(test) not in seen and seen  # only the new training images went through the backbone
+    model, _ = load_model(tmp_path / "a")
+    dev = pick_device("auto")
+    for tta in (True, False):
+        whole = evaluate(model, test, 1024, dev, tta=tta, amp_dtype=autocast_dtype(dev, "auto"))
+        cached = tr.evaluate_frozen(model, test, 1024, dev, tta=tta, amp_dtype=autocast_dtype(dev, "auto"))
+        assert torch.equal(whole["predictions"], cached["predictions"])
+        assert torch.allclose(whole["probabilities"], cached["probabilities"], atol=1e-6)
+    assert first["metrics"]["test_accuracy"] == pytest.approx(
+        evaluate(model, test, 1024, dev, tta=True, amp_dtype=autocast_dtype(dev, "auto"))["accuracy"])

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnlab.data.sources import load_dataset
 from cnnlab.deploy.pipeline import match_channels, run_logits
-from cnnlab.models import create_model
+from cnnlab.models import Normalize, create_model
 from cnnlab.training.rundir import load_model
 
 SHIFT_SEED = 2024  # the same shifted test images for every run and every seed
@@ -76,8 +77,8 @@ def predictions(run: str | Path, images: torch.Tensor) -> torch.Tensor:
 
 
 def descent_curve(data: str, seed: int, steps: int, lr: float, raw: bool, batch_norm: bool, batch_size: int = 64,
-                  per_class: int = 500, widths=(8, 16), hidden: int = 32) -> list[float]:
-    """The training loss after each step of plain gradient descent (SGD, no momentum) on the lecture's CNN.
+                  per_class: int = 500, widths=(8, 16), hidden: int = 32, model: str = "cnn") -> list[float]:
+    """The training loss after each step of plain gradient descent (SGD, no momentum).
 
     Everything but the two switches is fixed by ``seed``: the training subset, the initial weights and the
     order of the batches. ``raw=True`` feeds the pixels as they are (0..255); ``raw=False`` standardizes them
@@ -92,7 +93,10 @@ def descent_curve(data: str, seed: int, steps: int, lr: float, raw: bool, batch_
         batch_norm: batch norm in the network (after each convolution and the hidden dense layer).
         batch_size: images per step.
         per_class: training images per class to draw batches from.
-        widths, hidden: the network's size.
+        widths, hidden: the CNN's size.
+        model: "cnn", the lecture's CNN (batch norm after each convolution and the hidden dense layer), or
+            "linear", one dense layer on the flattened pixels (the lecture's w x + b with many weights; batch
+            norm, when on, normalizes the flattened pixels before it).
 
     Returns:
         ``steps`` losses; once a loss is not a finite number (the run diverged) the rest are ``inf``.
@@ -106,10 +110,14 @@ def descent_curve(data: str, seed: int, steps: int, lr: float, raw: bool, batch_
     c, h, w = x.shape[1:]
     mean, std = ([0.0] * c, [1.0] * c) if raw else train.mean_std()
     torch.manual_seed(seed)
-    model = create_model("lecture_cnn", num_classes=len(train.classes), in_channels=c, image_size=(h, w),
-                         widths=widths, hidden=hidden, batch_norm=batch_norm, dropout=0.0, mean=mean, std=std)
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    if model == "linear":
+        layers = [Normalize(mean, std), nn.Flatten()] + ([nn.BatchNorm1d(c * h * w)] if batch_norm else [])
+        net = nn.Sequential(*layers, nn.Linear(c * h * w, len(train.classes)))
+    else:
+        net = create_model("lecture_cnn", num_classes=len(train.classes), in_channels=c, image_size=(h, w),
+                           widths=widths, hidden=hidden, batch_norm=batch_norm, dropout=0.0, mean=mean, std=std)
+    net.train()
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     order = torch.randperm(len(x), generator=g)
@@ -119,7 +127,7 @@ def descent_curve(data: str, seed: int, steps: int, lr: float, raw: bool, batch_
             order, at = torch.randperm(len(x), generator=g), 0
         idx = order[at:at + batch_size]
         at += batch_size
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss = F.cross_entropy(net(x[idx]), y[idx])
         value = float(loss.detach())
         if not math.isfinite(value) or value > 1e6:
             losses += [math.inf] * (steps - len(losses))

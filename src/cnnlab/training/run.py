@@ -41,7 +41,7 @@ from cnnlab.training.metrics import classification_metrics
 from cnnlab.training.report import write_report
 from cnnlab.training.rundir import load_resume, save_model
 from cnnlab.training.trainer import Trainer, TrainResult, evaluate
-from cnnlab.training.transfer import fit_transfer
+from cnnlab.training.transfer import evaluate_frozen, fit_transfer
 
 FEW_STEPS = 25  # fewer optimizer steps than this rarely trains a network from scratch: say so
 
@@ -168,7 +168,8 @@ def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: 
     if result.interrupted:
         write_json(out / "resume.json", dict(read_json(out / "resume.json"), **extra()))
         raise Interrupted(f"interrupted; continue with: cnnlab train --out {out} --resume ({how})")
-    return finish_run(out, result, cfg, train_set, val_set, test_set, extra()["train_seconds"])
+    frozen = cfg.model.freeze and feature_cache and "fine_tune_seconds" not in (result.timings or {})
+    return finish_run(out, result, cfg, train_set, val_set, test_set, extra()["train_seconds"], frozen)
 
 
 def build_model(cfg: RunConfig, train_set: ImageSet, info: ModelInfo | None = None) -> torch.nn.Module:
@@ -194,10 +195,17 @@ def build_model(cfg: RunConfig, train_set: ImageSet, info: ModelInfo | None = No
     return create_model(cfg.model.name, num_classes=len(train_set.classes), in_channels=in_channels, **args)
 
 
-def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_set, test_set, seconds: float) -> dict:
-    """Evaluate on the test split, save model + model.json, write the report, drop the resume files."""
+def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_set, test_set, seconds: float,
+               frozen_features: bool = False) -> dict:
+    """Evaluate on the test split, save model + model.json, write the report, drop the resume files.
+
+    ``frozen_features``: the backbone stayed frozen, so the test split is scored from its cached backbone
+    features (:func:`cnnlab.training.transfer.evaluate_frozen`: the same logits, the backbone run once per data
+    set instead of once per run).
+    """
     net, tcfg = result.model, result.config
-    scores = evaluate(net, test_set, tcfg.eval_batch_size, result.device, tta=tcfg.tta, amp_dtype=result.amp_dtype)
+    score = evaluate_frozen if frozen_features else evaluate
+    scores = score(net, test_set, tcfg.eval_batch_size, result.device, tta=tcfg.tta, amp_dtype=result.amp_dtype)
     test_metrics = classification_metrics(test_set.labels, scores["predictions"], test_set.classes)
     metrics = {"test_accuracy": scores["accuracy"], "test_accuracy_ci95": test_metrics["accuracy_ci95"],
                "test_loss": scores["loss"], "train_seconds": round(seconds, 2), "epochs_run": len(result.history)}

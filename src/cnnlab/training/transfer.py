@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from cnnlab.config import resolve_training
 from cnnlab.data.augment import parse_augment
@@ -30,7 +31,7 @@ from cnnlab.data.features import FeatureSet
 from cnnlab.data.imageset import ImageSet
 from cnnlab.device import autocast_dtype, pick_device
 from cnnlab.files import load_tensors, save_tensors
-from cnnlab.training.trainer import TrainConfig, Trainer, TrainResult, step_seed
+from cnnlab.training.trainer import TrainConfig, Trainer, TrainResult, predict_logits, step_seed
 
 FINE_TUNE_LR_SCALE = 0.1
 DEFAULT_VIEWS = 4
@@ -170,6 +171,35 @@ class _HeadOnly(nn.Module):
 
     def forward(self, x):
         return self.head(x)
+
+
+def evaluate_frozen(model, data: ImageSet, batch_size: int = 1024, device=None, tta: bool = False,
+                    amp_dtype=None) -> dict:
+    """:func:`cnnlab.training.trainer.evaluate` for a pretrained model whose backbone is frozen, from cached
+    backbone features: the same logits (the head runs on the very features the backbone gives, under the same
+    precision), but the test images go through the backbone only once per machine, however many runs of the
+    same data are evaluated (an experiment's seeds, a studio project's runs).
+
+    Args:
+        model: a pretrained classifier (``backbone`` + ``head``) with a frozen backbone.
+        data: the images to score.
+        batch_size: features per forward pass of the head.
+        device, amp_dtype: where and in which precision (as for ``evaluate``).
+        tta: average the image and its mirror image, as ``predict_logits`` does.
+
+    Returns:
+        ``{"accuracy", "loss", "predictions", "probabilities"}``, as ``evaluate`` returns them.
+    """
+    views = [data] + ([ImageSet(data.images.flip(-1), data.labels, list(data.classes))] if tta else [])
+    head = _HeadOnly(model.head)
+    logits = [predict_logits(head, cached_features(model, v, None, 1, 0, device, amp_dtype).features, batch_size,
+                             device, False, amp_dtype) for v in views]
+    scores = logits[0] if not tta else (logits[0].log_softmax(1) + logits[1].log_softmax(1)) / 2
+    labels = data.labels
+    pred = scores.argmax(1)
+    return {"accuracy": (pred == labels).float().mean().item() if len(labels) else float("nan"),
+            "loss": F.cross_entropy(scores, labels).item() if len(labels) else float("nan"),
+            "predictions": pred, "probabilities": scores.softmax(1)}
 
 
 def fit_transfer(model, train: ImageSet, val: ImageSet | None, config: TrainConfig, fine_tune: int | None = None,
