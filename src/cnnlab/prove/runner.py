@@ -96,8 +96,8 @@ def run_claims(claim: str = "all", seeds: int | None = None, budget: str = "quic
         budget: "quick" (about a minute per claim on a 2-core laptop) or "standard" (about 5 minutes).
         out: the experiment folder.
         progress: show a progress bar (only on a terminal).
-        on_event: receives ``{"event": "trial", "claim", "arm", "condition", "seed", "done", "total"}`` after
-            each trial and ``{"event": "report", "path"}`` at the end.
+        on_event: receives ``{"event": "started", "total", ...}``, then ``{"event": "trial", "claim", "arm",
+            "condition", "seed", "done", "total"}`` after each trial and ``{"event": "report", "path"}`` at the end.
 
     Returns:
         The results (as in ``results.json``): per claim, its comparisons with per-seed numbers and statistics.
@@ -114,6 +114,8 @@ def run_claims(claim: str = "all", seeds: int | None = None, budget: str = "quic
                 for arm in c.arms:
                     if (arm, condition, seed) not in done:
                         plan.append((c, arm, condition, seed))
+    if on_event:
+        on_event({"event": "started", "claims": names, "budget": budget, "total": len(plan), "out": str(out)})
     with bar(total=len(plan), desc="experiments", unit="trial", enabled=progress) as b:
         for i, (c, arm, condition, seed) in enumerate(plan):
             b.set_description(f"{c.name}: {arm}{' ' + condition if condition else ''}, seed {seed}")

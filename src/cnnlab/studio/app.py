@@ -12,6 +12,7 @@ is logged there, never sent to the browser.
     /vendor/ort/*   onnxruntime-web, shipped in cnnlab/assets (predictions run in the browser)
     /api/*          :mod:`cnnlab.studio.api` and the training routes of :mod:`cnnlab.studio.runs_api`
     /api/learn/*    the lecture pages' computations, :mod:`cnnlab.studio.lab`
+    /api/experiments*  the claims of the lecture tested, :mod:`cnnlab.studio.experiments`
 
 >>> import tempfile
 >>> from starlette.testclient import TestClient
@@ -42,6 +43,8 @@ from starlette.staticfiles import StaticFiles
 
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.studio.api import routes as api_routes
+from cnnlab.studio.experiments import routes as experiment_routes
+from cnnlab.studio.experiments import shutdown as experiment_shutdown
 from cnnlab.studio.guard import Guard
 from cnnlab.studio.lab import routes as lab_routes
 from cnnlab.studio.lab.builder import shutdown as builder_shutdown
@@ -87,7 +90,7 @@ def create_app(projects_dir: str | os.PathLike, access_code: str | None = None, 
         raise ConfigError("access_code", "***", "8 to 128 letters, digits or . _ ~ - (no spaces)",
                           hint="make one up, e.g. pick four words: blue-river-42-lamp")
     limits = Limits(max_upload_mb=max_upload_mb, max_file_mb=max_file_mb, max_files=max_files)
-    routes = [*api_routes, *run_routes, *lab_routes,
+    routes = [*api_routes, *run_routes, *lab_routes, *experiment_routes,
               Route("/", index, methods=["GET"]),
               Route("/static/pixels.js", pixels_js, methods=["GET"]),  # before the mount, which would not find it
               Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),
@@ -98,6 +101,7 @@ def create_app(projects_dir: str | os.PathLike, access_code: str | None = None, 
         yield
         run_shutdown(app)  # running training jobs stop resumably (checkpoint saved) when the studio stops
         builder_shutdown(app)  # and so do the network builder's
+        experiment_shutdown(app)  # an experiment keeps the trials it finished
 
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan,
                     middleware=[Middleware(Guard, access_code=access_code, max_body=int(max_upload_mb * 2**20))])

@@ -80,8 +80,15 @@ class Job:
             cfg.validate()
         spec = {"config": cfg.to_dict() if cfg is not None else None, "out": str(out), "resume": resume,
                 "overwrite": overwrite}
+        return cls.run_worker("cnnlab.training.worker", spec, out)
+
+    @classmethod
+    def run_worker(cls, module: str, spec: dict, out) -> Job:
+        """Start ``python -m MODULE SPEC_JSON`` as a job: any worker that prints events as JSON lines and ends
+        with a "finished", "failed" or "interrupted" event (``cnnlab.training.worker`` for training,
+        ``cnnlab.prove.worker`` for experiments)."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen([sys.executable, "-m", "cnnlab.training.worker", json.dumps(spec)],
+        proc = subprocess.Popen([sys.executable, "-m", module, json.dumps(spec)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                 start_new_session=True)  # a Ctrl-C in the front end's terminal is not the job's
         return cls(proc, Path(out))

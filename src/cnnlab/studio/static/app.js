@@ -3,6 +3,7 @@
 //   #/p/ID                   1 collect photos      #/p/ID/train       2 train
 //   #/p/ID/results[/RUN]     3 results             #/p/ID/try[/RUN]   4 try it      #/p/ID/export[/RUN]  5 export
 //   #/learn                  the lecture's ideas   #/learn/TOPIC      one idea's page (static/lab/TOPIC.js)
+//   #/experiments            the lecture's claims tested (static/experiments.js)
 
 import {h, errorBox} from './dom.js';
 import {homeScreen} from './home.js';
@@ -12,6 +13,7 @@ import {resultsScreen} from './results.js';
 import {tryScreen} from './tryit.js';
 import {exportScreen} from './export.js';
 import {hubScreen} from './lab/hub.js';
+import {experimentsScreen} from './experiments.js';
 import {TOPICS} from './lab/common.js';
 
 const SCREENS = {collect: collectScreen, train: trainScreen, results: resultsScreen, try: tryScreen, export: exportScreen};
@@ -42,7 +44,9 @@ async function route() {
   main.setAttribute('aria-busy', 'true');
   const slow = setTimeout(() => { if (!view.childNodes.length) view.append(h('p', {class: 'muted loading'}, 'Loading…')); }, 300);
   try {
-    if (parts[0] === 'learn') {
+    if (parts[0] === 'experiments') {
+      await experimentsScreen(view, {ctx});
+    } else if (parts[0] === 'learn') {
       const topic = TOPICS.find((t) => t.key === parts[1]);
       if (topic) {
         const page = await import(`./lab/${topic.key}.js`);  // each page loads only when opened
@@ -74,9 +78,9 @@ async function route() {
 }
 
 function markNav() {
-  const learning = location.hash.startsWith('#/learn');
+  const where = location.hash.startsWith('#/learn') ? 'learn' : location.hash.startsWith('#/experiments') ? 'experiments' : 'projects';
   for (const a of document.querySelectorAll('.top-nav a')) {
-    const on = a.dataset.nav === (learning ? 'learn' : 'projects');
+    const on = a.dataset.nav === where;
     if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
 }
