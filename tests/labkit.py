@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,20 +44,30 @@ def until(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def lab_studio(tmp_path_factory):
-    """``(base_url, app)``: the studio on a free port of 127.0.0.1, with an empty projects folder."""
-    app = create_app(tmp_path_factory.mktemp("projects"))
+@contextmanager
+def served_studio(projects):
+    """The studio app for ``projects`` served by uvicorn on a free port of 127.0.0.1 while the block runs;
+    gives ``(base_url, app)``. Its jobs are stopped at the end, as the studio's own shutdown does."""
+    app = create_app(projects)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     until(lambda: server.started, 20, "the studio to start")
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    shutdown(app)
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        shutdown(app)
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def lab_studio(tmp_path_factory):
+    """``(base_url, app)``: the studio on a free port of 127.0.0.1, with an empty projects folder."""
+    with served_studio(tmp_path_factory.mktemp("projects")) as served:
+        yield served
 
 
 @dataclass

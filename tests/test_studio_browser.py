@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from browser import launch_chromium, make_y4m, watch
+from labkit import served_studio
 from PIL import Image
 from skimage import data as skdata
 
 from cnnlab.deploy.inputs import prepare_image
-from cnnlab.studio.app import create_app
-from cnnlab.studio.runs_api import shutdown
 
 VIEWPORT = {"width": 1366, "height": 768}
 
@@ -40,17 +36,8 @@ VIEWPORT = {"width": 1366, "height": 768}
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """The studio app served by uvicorn on a free port of 127.0.0.1, with an empty projects folder."""
-    app = create_app(tmp_path_factory.mktemp("projects"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    until(lambda: server.started, 20, "the studio to start")
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    shutdown(app)
-    server.should_exit = True
-    thread.join(10)
+    with served_studio(tmp_path_factory.mktemp("projects")) as (base, _):
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -241,7 +241,8 @@ _add(Claim(
                                Comparison("shifted_accuracy", "accuracy on test images moved by 2-4 pixels")],
     setup="The lecture's CNN (two blocks of 16 and 32 kernels, a 64-unit dense layer: 105,978 weights) against a "
           "flatten-then-dense network with one hidden layer sized to the same number of weights (133 units). Same "
-          "training images, same epochs, no augmentation; scored on all 10,000 test images, and on the same test "
+          "training images (100 per class and 4 epochs at the quick budget, 600 and 6 at the standard one), no "
+          "augmentation; scored on all 10,000 test images, and on the same test "
           "images each moved 2 to 4 pixels in a random direction.",
     explanation="A dense layer gives every pixel its own weight, so it has to learn a shirt at every position "
                 "separately; a convolution reuses one small kernel everywhere, so it needs fewer examples and "
@@ -257,16 +258,17 @@ _add(Claim(
              "gain shrink as the training set grows?",
     arms=("augmented", "plain"), conditions={"quick": ["250", "1000"], "standard": ["250", "1000", "4000"]},
     seeds={"quick": 3, "standard": 5},
-    settings={"quick": {"data": "fashion-mnist", "images_seen": 8_000, "cnn": CNN_SMALL,
+    settings={"quick": {"data": "fashion-mnist", "images_seen": 6_000, "cnn": CNN_SMALL,
                         "augment": "flip,translate=0.1"},
-              "standard": {"data": "fashion-mnist", "images_seen": 30_000, "cnn": CNN_SMALL,
+              "standard": {"data": "fashion-mnist", "images_seen": 24_000, "cnn": CNN_SMALL,
                            "augment": "flip,translate=0.1"}},
     trial=_augmentation,
     comparisons=lambda conds: (_per_condition("test_accuracy", "test accuracy", label=_sizes)(conds)
                                + _per_condition("moved_accuracy", "accuracy on moved and mirrored test images",
                                                 label=_sizes)(conds)),
-    setup="The lecture's CNN (16 and 32 kernels) trained on 250, 1,000 (and 4,000) Fashion-MNIST images for the "
-          "same number of steps (8,000 images seen quick, 30,000 standard), with augmentation "
+    setup="The lecture's CNN (16 and 32 kernels) trained on 250 and 1,000 Fashion-MNIST images (the standard "
+          "budget adds 4,000) for the same number of steps at every size (6,000 images seen at the quick budget, "
+          "24,000 at the standard one), with augmentation "
           "'flip,translate=0.1' (mirror half of the images, move them up to 10%) or without. Scored "
           "on the 10,000 test images as they are, and on the same images moved and mirrored the same way.",
     explanation="Augmentation shows the network new versions of the same photos, so it memorises less. It helps "
@@ -283,7 +285,7 @@ _add(Claim(
              "the pixels are standardized (mean 0, standard deviation 1) than when they are fed as 0..255?",
     arms=("standardized", "raw"), conditions={"quick": ["nobn", "bn"], "standard": ["nobn", "bn"]},
     seeds={"quick": 3, "standard": 5},
-    settings={"quick": {"data": "fashion-mnist", "steps": 150, "per_class": 300, "threshold": 1.0,
+    settings={"quick": {"data": "fashion-mnist", "steps": 100, "per_class": 300, "threshold": 1.0,
                         "model": "linear", "lrs": LINEAR_LRS},
               "standard": {"data": "fashion-mnist", "steps": 400, "per_class": 600, "threshold": 0.8,
                            "model": "linear", "lrs": LINEAR_LRS}},
@@ -332,7 +334,8 @@ _add(Claim(
                                           higher_is_better=False, unit="steps")],
     setup="A small lecture CNN (8 and 16 kernels) with or without batch norm, trained by plain gradient descent "
           "(SGD without momentum, 64 images a step) from the same seed on the same batches, standardized "
-          "inputs, at every learning rate of a grid (quick: 0.01, 0.1, 0.5, 2). Compared: the loss averaged "
+          "inputs, at every learning rate of a grid (quick budget: 0.01, 0.1, 0.5, 2 for 120 steps; standard: 7 "
+          "rates from 0.003 to 3 for 300 steps). Compared: the loss averaged "
           "over the last 10 steps at each arm's best learning rate, and the share of learning rates at which "
           "the loss blew up (a diverged run counts as loss 10).",
     explanation="Batch norm keeps the numbers inside the network at a steady scale whatever the weights do, so "
@@ -352,7 +355,8 @@ _add(Claim(
     trial=_dropout,
     comparisons=lambda conds: [Comparison("gap", "train-test accuracy gap", higher_is_better=False),
                                Comparison("test_accuracy", "test accuracy")],
-    setup="A dense network (two hidden layers) trained long on 50 (100) images per class, with dropout 0.5 "
+    setup="A dense network (two hidden layers of 256 and 128 units, 20 epochs, 50 images per class at the quick "
+          "budget; 512 and 256 units, 40 epochs, 100 images per class at the standard one), with dropout 0.5 "
           "after each hidden layer or none; no weight decay, no label smoothing, no augmentation, so dropout is "
           "the only brake. Scored on its own training images and on the 10,000 test images.",
     explanation="With few images a big network can learn them by heart: near 100% on them, much less on new "
@@ -369,7 +373,7 @@ _add(Claim(
              "than the same CNN without pooling?",
     arms=("max-pooling", "no-pooling"), conditions={"quick": [""], "standard": [""]},
     seeds={"quick": 3, "standard": 5},
-    settings={"quick": {"data": "fashion-mnist", "per_class": 100, "epochs": 4, "shifts": [1, 2, 3, 4],
+    settings={"quick": {"data": "fashion-mnist", "per_class": 100, "epochs": 3, "shifts": [1, 2, 3, 4],
                         "pooled": POOLED, "unpooled": UNPOOLED},
               "standard": {"data": "fashion-mnist", "per_class": 500, "epochs": 6, "shifts": [1, 2, 3, 4],
                            "pooled": POOLED, "unpooled": UNPOOLED}},
@@ -380,7 +384,8 @@ _add(Claim(
                                + [Comparison("test_accuracy", "test accuracy")]),
     setup="Two CNNs that differ only in max pooling: two 3x3 convolutions (16 and 32 kernels, 'same' padding) "
           "each followed by 2x2 max pooling, or the same convolutions without pooling (the dense layer then "
-          "reads a 28x28 map instead of a 7x7 one). Trained on the same images; each test image is then moved "
+          "reads a 28x28 map instead of a 7x7 one). Trained on the same images (100 per class and 3 epochs at the "
+          "quick budget, 500 and 6 at the standard one); each test image is then moved "
           "by 1, 2, 3 and 4 pixels in a random direction, and we count how often the prediction stays the same.",
     explanation="Max pooling keeps the largest value of each window, and the largest value often stays the "
                 "largest when the picture moves a little, so the next layers see nearly the same thing. The "
@@ -397,13 +402,14 @@ _add(Claim(
              "the lecture's CNN trained from scratch?",
     arms=("transfer", "scratch"), conditions={"quick": ["5", "20"], "standard": ["5", "20", "80"]},
     seeds={"quick": 3, "standard": 5},
-    settings={"quick": {"data": "fashion-mnist", "epochs": 15, "input_size": 128},
+    settings={"quick": {"data": "fashion-mnist", "epochs": 15, "input_size": 112},
               "standard": {"data": "fashion-mnist", "epochs": 15, "input_size": 224}},
     trial=_transfer,
     comparisons=_per_condition("test_accuracy", "test accuracy", label=lambda c: f"{c} labels per class"),
     setup="EfficientNet-Lite0 pretrained on ImageNet, frozen, with a new dense head (12,810 weights trained) "
-          "against the lecture's CNN trained from scratch, on the same 5, 20 (and 80) Fashion-MNIST images per "
-          "class; the pretrained network sees the images enlarged (128 pixels quick, 224 standard, the size it "
+          "against the lecture's CNN trained from scratch, on the same 5 and 20 Fashion-MNIST images per class "
+          "(the standard budget adds 80); the pretrained network sees the images enlarged (112 pixels at the "
+          "quick budget, 224 at the standard one, the size it "
           "was trained at). The test images' backbone features are computed once and reused by every seed (the "
           "backbone is frozen, so they are the same).",
     explanation="The pretrained network already knows edges, textures and shapes from a million photos, so a "

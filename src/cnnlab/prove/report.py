@@ -14,6 +14,7 @@ import base64
 import csv
 import html
 import json
+import textwrap
 from pathlib import Path
 
 from cnnlab.files import write_json
@@ -70,7 +71,7 @@ def figure_png(claim: dict, path: Path) -> bytes | None:
     plt = pyplot()
     units = list(dict.fromkeys(c["unit"] for c in comps))
     groups = [[c for c in comps if c["unit"] == u] for u in units]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(8.5, 0.62 * len(comps) + 1.1 * len(groups)),
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8.5, 0.75 * len(comps) + 1.1 * len(groups)),
                              gridspec_kw={"height_ratios": [len(g) for g in groups]}, squeeze=False)
     for ax, group, unit in zip(axes[:, 0], groups, units, strict=True):
         k = scale(unit)
@@ -83,7 +84,7 @@ def figure_png(claim: dict, path: Path) -> bytes | None:
                        zorder=3, alpha=0.8)
             ax.scatter([s["mean"] * k], [y], color=color, marker="D", s=46, zorder=4, edgecolor="white")
         ax.axvline(0, color="#1f2430", lw=1)
-        ax.set_yticks(range(len(group)), [c["label"] for c in reversed(group)], fontsize=8.5)
+        ax.set_yticks(range(len(group)), [textwrap.fill(c["label"], 44) for c in reversed(group)], fontsize=8.5)
         ax.set_ylim(-0.7, len(group) - 0.3)
         words = {"%": "percentage points", "steps": "steps", "": "difference"}[unit]
         ax.set_xlabel(f"{claim['arms'][0]} better by ({words}) →   each dot: one seed; bar: 95% interval",

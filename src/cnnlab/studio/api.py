@@ -40,7 +40,8 @@ def _store(request) -> Store:
     return request.app.state.store
 
 
-async def _json(request) -> dict:
+async def read_json_body(request) -> dict:
+    """The request's JSON object ({} for an empty body); 413 over MAX_JSON bytes, 400 when it is not an object."""
     body = await request.body()
     if len(body) > MAX_JSON:
         raise TooLarge(f"the request is {len(body):,} bytes; at most {MAX_JSON:,} are expected here")
@@ -49,9 +50,9 @@ async def _json(request) -> dict:
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the request is not valid JSON; send an object like {\"name\": \"cats\"}") from None
+        raise BadRequest("the request is not valid JSON; send a JSON object") from None
     if not isinstance(data, dict):
-        raise BadRequest("the request must be a JSON object like {\"name\": \"cats\"}")
+        raise BadRequest("the request must be a JSON object")
     return data
 
 
@@ -85,7 +86,7 @@ async def projects(request):
     store = _store(request)
     if request.method == "GET":
         return JSONResponse(await run_in_threadpool(store.list_projects))
-    body = await _json(request)
+    body = await read_json_body(request)
     return _created(await run_in_threadpool(store.create_project, body.get("name")))
 
 
@@ -93,7 +94,7 @@ async def project(request):
     """GET: a project with its findings; PATCH {"name"}: rename; DELETE ?confirm=<exact name>."""
     store, p = _store(request), request.path_params["p"]
     if request.method == "PATCH":
-        body = await _json(request)
+        body = await read_json_body(request)
         return JSONResponse(await run_in_threadpool(store.rename_project, p, body.get("name")))
     if request.method == "DELETE":
         return JSONResponse({"deleted": await run_in_threadpool(store.delete_project, p,
@@ -108,7 +109,7 @@ def _full(store: Store, p: str) -> dict:
 async def duplicate(request):
     """POST /api/projects/{p}/duplicate {"name"?}: a copy of the classes and images (201)."""
     store, p = _store(request), request.path_params["p"]
-    body = await _json(request)
+    body = await read_json_body(request)
     return _created(await run_in_threadpool(transfer.duplicate_project, store, p, body.get("name")))
 
 
@@ -126,7 +127,7 @@ async def import_project(request):
                                                     shown_filename(upload.filename), name))
         finally:
             await form.close()
-    body = await _json(request)
+    body = await read_json_body(request)
     if "path" not in body:
         raise BadRequest("send a zip as the form field \"file\", or JSON {\"path\": \"/folder/of/class/folders\"}")
     if not request.app.state.allow_folder_import:
@@ -147,7 +148,7 @@ async def export(request):
 async def classes(request):
     """POST /api/projects/{p}/classes {"name"}: a new class (201)."""
     store, p = _store(request), request.path_params["p"]
-    body = await _json(request)
+    body = await read_json_body(request)
     return _created(await run_in_threadpool(store.add_class, p, body.get("name")))
 
 
@@ -155,7 +156,7 @@ async def one_class(request):
     """PATCH {"name"}: rename a class; DELETE: delete it and its images."""
     store, p, c = _store(request), request.path_params["p"], request.path_params["c"]
     if request.method == "PATCH":
-        body = await _json(request)
+        body = await read_json_body(request)
         return JSONResponse(await run_in_threadpool(store.rename_class, p, c, body.get("name")))
     return JSONResponse({"deleted": await run_in_threadpool(store.delete_class, p, c)})
 
@@ -195,7 +196,7 @@ async def image(request):
 async def add_samples(request):
     """POST /api/projects/{p}/samples {"source", "classes"?, "per_class"?}: built-in images (201)."""
     store, p = _store(request), request.path_params["p"]
-    body = await _json(request)
+    body = await read_json_body(request)
     source, names, per_class = samples.check_request(body.get("source"), body.get("classes"),
                                                      body.get("per_class", 20))
     return _created(await run_in_threadpool(_samples, store, p, source, names, per_class))
@@ -214,7 +215,7 @@ def _samples(store: Store, p: str, source: str, names: list[str], per_class: int
 
 async def augment_preview(request):
     """POST /api/augment/preview {"spec", "project"?, "count"?}: a PNG grid, or 400 with the spec's mistake."""
-    body = await _json(request)
+    body = await read_json_body(request)
     png = await run_in_threadpool(preview_png, _store(request), body.get("spec"), body.get("project"),
                                   body.get("count", 8))
     return Response(png, media_type="image/png")

@@ -16,7 +16,6 @@ cnnlab.errors.ConfigError: stride=9: expected a whole number from 1 to 4
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections import OrderedDict
 
@@ -26,9 +25,9 @@ from starlette.responses import JSONResponse, Response
 
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.learn.lab.images import SAMPLES, sample_image
-from cnnlab.studio.safety import NotFound, TooLarge
+from cnnlab.studio.api import read_json_body
+from cnnlab.studio.safety import NotFound
 
-MAX_JSON = 1_000_000  # bytes of a request body
 KEEP_IMAGES = 64  # uploaded pictures kept in memory (the oldest is forgotten first)
 
 
@@ -38,20 +37,7 @@ class BadRequest(CnnlabError):
     status = 400
 
 
-async def read_json(request) -> dict:
-    """The request's JSON object ({} for an empty body); 400 with a plain sentence when it is not one."""
-    body = await request.body()
-    if len(body) > MAX_JSON:
-        raise TooLarge(f"the request is {len(body):,} bytes; at most {MAX_JSON:,} are expected here")
-    if not body:
-        return {}
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the request is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the request must be a JSON object")
-    return data
+read_json = read_json_body  # the studio's one JSON body reader: {} when empty, 413 too big, 400 not an object
 
 
 def int_field(data: dict, name: str, lo: int, hi: int, default: int | None = None) -> int:
