@@ -171,3 +171,29 @@ def test_the_page_builds_explains_trains_and_ranks_networks(chromium, lab_studio
     print("builder: table ms", [round(t) for t in measured_ms])
     tab.watch.check(base)
     tab.close()
+
+
+def test_a_project_of_gray_photos_is_shown_with_the_one_channel_training_will_read(tmp_path):
+    """The table's input is what training reads: a folder whose photos are all gray trains on 1 channel, so the
+    page must count the first layer's weights for 1 channel, not 3 (it showed 3 before)."""
+    from cnnlab.data.splits import load_splits
+
+    app = create_app(tmp_path)
+    c = TestClient(app, base_url=BASE)
+    store = app.state.store
+    p = store.create_project("Gray shapes")
+    for name, value in (("dark", 40), ("light", 210)):
+        k = store.add_class(p["id"], name)
+        for i in range(3):
+            Image.fromarray(np.full((40, 40), value + i, np.uint8)).save(tmp_path / p["id"] / k["id"] / f"im{i}.png")
+    out = c.post("/api/learn/builder/summary", json={"layers": "conv 4 3, relu, flatten, dense",
+                                                       "data": f"project:{p['id']}"}, headers=ORIGIN).json()
+    train, _, _ = load_splits(f"folder:{tmp_path / p['id']}", val_fraction=0.0, image_size=32)
+    assert out["input"] == [train.channels, 32, 32] == [1, 32, 32]
+    assert out["rows"][0]["params"] == 4 * (3 * 3 * 1) + 4
+    first = store.list_images(p["id"], store.meta(p["id"])["classes"][0]["id"])[0]  # now one colour photo
+    Image.fromarray(np.full((40, 40, 3), (200, 10, 10), np.uint8)).save(
+        tmp_path / p["id"] / store.meta(p["id"])["classes"][0]["id"] / f"{first['id']}.png")
+    out = c.post("/api/learn/builder/summary", json={"layers": "conv 4 3, relu, flatten, dense",
+                                                       "data": f"project:{p['id']}"}, headers=ORIGIN).json()
+    assert out["input"] == [3, 32, 32]

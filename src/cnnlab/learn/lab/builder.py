@@ -54,14 +54,15 @@ DATA = {
 }
 
 
-def project_choice(project_id: str, name: str, folder: str, classes: list[str]) -> DataChoice:
-    """A studio project as builder data: its colour photos at :data:`PROJECT_SIZE` pixels.
+def project_choice(project_id: str, name: str, folder: str, classes: list[str], channels: int = 3) -> DataChoice:
+    """A studio project as builder data: its photos at :data:`PROJECT_SIZE` pixels.
 
     Args:
         project_id: the project's id.
         name: its name.
         folder: the folder holding its class folders (what the training reads).
         classes: the class folder names.
+        channels: 3, or 1 when every photo is gray (as training will read them: a folder's channels are "auto").
 
     Returns:
         A :class:`DataChoice`.
@@ -69,8 +70,8 @@ def project_choice(project_id: str, name: str, folder: str, classes: list[str]) 
     >>> project_choice("pets-1", "Pets", "/tmp/pets", ["cat", "dog"]).shape
     (3, 32, 32)
     """
-    return DataChoice(f"project:{project_id}", f"folder:{folder}", f"project {name}", (3, PROJECT_SIZE, PROJECT_SIZE),
-                      tuple(classes), image_size=PROJECT_SIZE)
+    return DataChoice(f"project:{project_id}", f"folder:{folder}", f"project {name}",
+                      (channels, PROJECT_SIZE, PROJECT_SIZE), tuple(classes), image_size=PROJECT_SIZE)
 
 
 def table(layers: str, data: DataChoice) -> dict:

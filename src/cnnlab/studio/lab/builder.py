@@ -23,11 +23,13 @@ import logging
 import secrets
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from cnnlab.data.images import load_image
 from cnnlab.errors import CnnlabError, DataError
 from cnnlab.files import read_json, write_json
 from cnnlab.learn.lab.builder import DATA, DataChoice, cnnlab_code, keras_code, project_choice, table, train_options
@@ -70,8 +72,20 @@ def _choice(request, key) -> tuple[DataChoice, Path | None, dict | None]:
         what = (f"class {empty[0]!r} has no photos yet" if empty
                 else f"project {meta['name']!r} has fewer than two classes")
         raise DataError(f"{what}; the builder trains on a project whose classes (at least two) all have photos")
-    choice = project_choice(project_dir.name, meta["name"], str(project_dir), [c["id"] for c in classes])
+    files = [p for c in classes for p in project_images(project_dir, c["id"])]
+    channels = photo_channels(tuple((str(p), p.stat().st_mtime_ns) for p in files))
+    choice = project_choice(project_dir.name, meta["name"], str(project_dir), [c["id"] for c in classes], channels)
     return choice, project_dir, meta
+
+
+@lru_cache(maxsize=16)
+def photo_channels(files: tuple[tuple[str, int], ...]) -> int:
+    """1 when every photo is gray, else 3: the rule training applies to a folder (``channels="auto"``), so the
+    table the page shows has the input the trained network will have. Cached by the files and their times."""
+    for path, _ in files:
+        if load_image(path).ndim == 3:
+            return 3
+    return 1
 
 
 def _refused(e: StackError):
