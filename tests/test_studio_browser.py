@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser import launch_chromium, make_y4m, watch
-from labkit import served_studio
+from labkit import served_studio, until
 from PIL import Image
 from skimage import data as skdata
 
@@ -81,16 +81,6 @@ def tab(webcam_browser, studio):
     t = Tab(webcam_browser, studio, shots)
     yield t
     t.close()
-
-
-def until(condition, timeout: float, what: str) -> None:
-    """Wait until ``condition()`` is true (checked every 0.1 s); fail saying what did not happen."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def dropped(page, path: Path):

@@ -4,7 +4,8 @@
 
 or from Python ``cnnlab.experiment("dropout", seeds=3, budget="quick", out="experiments/quick")``.
 
-    claims.py   the claims: two arms differing in one thing, conditions, budgets, the trial that measures them
+    claims.py   the claims: two arms differing in one thing, conditions, budgets, comparisons, citations
+    trials.py   what each claim measures: one arm, one condition, one seed
     measure.py  shifted test images, unchanged predictions, plain gradient descent's loss curve
     stats.py    per-seed differences, mean, Student-t interval, the computed verdict
     runner.py   runs every trial once, records it as it finishes (a stopped experiment resumes), analyses

@@ -18,17 +18,11 @@ whose verdict is the claim's. Every claim cites the published result it echoes.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from cnnlab.data.augment import parse_augment
-from cnnlab.deploy.evaluate import load_test_split
-from cnnlab.learn.experiments import accuracy, training_images
-from cnnlab.models import create_model
-from cnnlab.prove.measure import descent_curve, predictions, shifted_by, shifted_random, steps_to
-from cnnlab.training.run import train
+from cnnlab.prove import trials
 
 BUDGETS = ("quick", "standard")
 
@@ -70,146 +64,10 @@ class Claim:
     citation: str
     published: str  # what the cited work found, to compare with ours
     expects: str  # the direction in words, e.g. "the CNN scores higher"
-    extra: dict = field(default_factory=dict)
 
     def condition_list(self, budget: str) -> list[str]:
         """The conditions of a budget."""
         return self.conditions[budget]
-
-
-def _run_dir(work: Path, arm: str, condition: str, seed: int) -> Path:
-    return work / "runs" / f"{arm}{'-' + condition if condition else ''}-seed{seed}"
-
-
-def _train(work: Path, arm: str, condition: str, seed: int, **options) -> tuple[dict, Path]:
-    out = _run_dir(work, arm, condition, seed)
-    meta = train(out=out, seed=seed, progress=False, overwrite=True, tta=False, **options)
-    return meta, out
-
-
-# ------------------------------------------------------------------------------ 1. CNN vs flattened MLP
-
-def matched_mlp_hidden(params: int, inputs: int, classes: int) -> int:
-    """Units of one hidden layer that give an MLP about ``params`` parameters.
-
-    >>> matched_mlp_hidden(105_978, 784, 10)   # (784 + 1) * h + (h + 1) * 10 ~ 105,978
-    133
-    """
-    return max(1, round((params - classes) / (inputs + 1 + classes)))
-
-
-def _cnn_vs_mlp(arm, condition, seed, s, work):
-    common = dict(data=s["data"], per_class=s["per_class"], epochs=s["epochs"], augment="none")
-    if arm == "cnn":
-        meta, run = _train(work, arm, condition, seed, model="lecture_cnn", model_args=s["cnn"], **common)
-    else:
-        cnn = create_model("lecture_cnn", num_classes=10, in_channels=1, image_size=28, **s["cnn"])
-        hidden = matched_mlp_hidden(sum(p.numel() for p in cnn.parameters()), 28 * 28, 10)
-        meta, run = _train(work, arm, condition, seed, model="mlp", model_args={"hidden": [hidden], "dropout": 0.0},
-                           **common)
-    test = load_test_split(meta)
-    moved = shifted_random(test.images, 2, 4)
-    return {"test_accuracy": meta["metrics"]["test_accuracy"], "shifted_accuracy": accuracy(run, moved, test.labels),
-            "parameters": float(meta["parameters"])}
-
-
-CNN_SMALL = {"widths": [16, 32], "hidden": 64}
-
-# ------------------------------------------------------------------------------ 2. augmentation vs n
-
-
-def _augmentation(arm, condition, seed, s, work):
-    per_class = int(condition) // 10
-    epochs = s["images_seen"] / int(condition)  # the same number of steps for every training-set size
-    meta, run = _train(work, arm, condition, seed, data=s["data"], per_class=per_class, epochs=epochs,
-                       model="lecture_cnn", model_args=s["cnn"], augment=s["augment"] if arm == "augmented" else "none")
-    test = load_test_split(meta)
-    moved = parse_augment(s["augment"])(test.images, seed=12345)
-    return {"test_accuracy": meta["metrics"]["test_accuracy"], "moved_accuracy": accuracy(run, moved, test.labels)}
-
-
-# ------------------------------------------------------------------------------ 3. normalization, 4. batch norm
-
-def _lr_key(lr: float) -> str:
-    return f"lr{lr:g}"
-
-
-def _grid(arm_is_raw: bool, batch_norm: bool, seed: int, s: dict) -> dict[float, list[float]]:
-    """The loss curve at every learning rate of the grid (the same batches and start for every rate)."""
-    return {lr: descent_curve(s["data"], seed, s["steps"], lr, raw=arm_is_raw, batch_norm=batch_norm,
-                              per_class=s["per_class"], model=s.get("model", "cnn")) for lr in s["lrs"]}
-
-
-def _finite(x: float, cap: float = 10.0) -> float:
-    """A loss for averaging: a diverged run counts as ``cap`` (worse than guessing among 10 classes: 2.3)."""
-    return cap if not math.isfinite(x) or x > cap else x
-
-
-def _grid_numbers(curves: dict[float, list[float]], threshold: float) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for lr, curve in curves.items():
-        out[f"steps_{_lr_key(lr)}"] = float(steps_to(curve, threshold))
-        out[f"loss_{_lr_key(lr)}"] = _finite(sum(curve[-10:]) / 10)
-    out["best_steps"] = min(out[f"steps_{_lr_key(lr)}"] for lr in curves)
-    out["best_loss"] = min(out[f"loss_{_lr_key(lr)}"] for lr in curves)
-    out["diverged_share"] = sum(math.isinf(c[-1]) for c in curves.values()) / len(curves)
-    return out
-
-
-def _normalization(arm, condition, seed, s, work):
-    return _grid_numbers(_grid(arm == "raw", condition == "bn", seed, s), s["threshold"])
-
-
-def _batchnorm(arm, condition, seed, s, work):
-    return _grid_numbers(_grid(False, arm == "batchnorm", seed, s), s["threshold"])
-
-
-LINEAR_LRS = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0]
-
-# ------------------------------------------------------------------------------ 5. dropout
-
-def _dropout(arm, condition, seed, s, work):
-    rate = 0.5 if arm == "dropout" else 0.0
-    meta, run = _train(work, arm, condition, seed, data=s["data"], per_class=s["per_class"], epochs=s["epochs"],
-                       model="mlp", model_args={"hidden": s["hidden"], "dropout": rate}, augment="none",
-                       weight_decay=0.0, label_smoothing=0.0)
-    seen = training_images(meta)
-    train_acc = accuracy(run, seen.images, seen.labels)
-    return {"test_accuracy": meta["metrics"]["test_accuracy"], "train_accuracy": train_acc,
-            "gap": train_acc - meta["metrics"]["test_accuracy"]}
-
-
-# ------------------------------------------------------------------------------ 6. pooling
-
-POOLED = "conv 16 3 same, relu, maxpool 2, conv 32 3 same, relu, maxpool 2, flatten, dense 64, relu, dense"
-UNPOOLED = "conv 16 3 same, relu, conv 32 3 same, relu, flatten, dense 64, relu, dense"
-
-
-def _pooling(arm, condition, seed, s, work):
-    layers = s["pooled"] if arm == "max-pooling" else s["unpooled"]
-    meta, run = _train(work, arm, condition, seed, data=s["data"], per_class=s["per_class"], epochs=s["epochs"],
-                       model="stack", model_args={"layers": layers}, augment="none")
-    test = load_test_split(meta)
-    base = predictions(run, test.images)
-    out = {"test_accuracy": meta["metrics"]["test_accuracy"]}
-    for k in s["shifts"]:
-        moved = predictions(run, shifted_by(test.images, k))
-        out[f"unchanged_{k}px"] = float((moved == base).float().mean())
-        out[f"accuracy_{k}px"] = float((moved == test.labels).float().mean())
-    return out
-
-
-# ------------------------------------------------------------------------------ 7. transfer
-
-def _transfer(arm, condition, seed, s, work):
-    per_class = int(condition)
-    common = dict(data=s["data"], per_class=per_class, epochs=s["epochs"], batch_size=16, val_fraction=0.0)
-    if arm == "transfer":
-        meta, _ = _train(work, arm, condition, seed, model="efficientnet_lite0", pretrained=True, freeze=True,
-                         model_args={"input_size": s["input_size"]}, **common)
-    else:
-        meta, _ = _train(work, arm, condition, seed, model="lecture_cnn", **common)
-    return {"test_accuracy": meta["metrics"]["test_accuracy"]}
 
 
 def _per_condition(metric: str, words: str, higher: bool = True, unit: str = "%", label=str):
@@ -234,9 +92,9 @@ _add(Claim(
     question="Does a small CNN recognise clothes better than a network with the same number of weights that "
              "looks at the flattened pixels?",
     arms=("cnn", "mlp"), conditions={"quick": [""], "standard": [""]}, seeds={"quick": 3, "standard": 5},
-    settings={"quick": {"data": "fashion-mnist", "per_class": 100, "epochs": 4, "cnn": CNN_SMALL},
-              "standard": {"data": "fashion-mnist", "per_class": 600, "epochs": 6, "cnn": CNN_SMALL}},
-    trial=_cnn_vs_mlp,
+    settings={"quick": {"data": "fashion-mnist", "per_class": 100, "epochs": 4, "cnn": trials.CNN_SMALL},
+              "standard": {"data": "fashion-mnist", "per_class": 600, "epochs": 6, "cnn": trials.CNN_SMALL}},
+    trial=trials.cnn_vs_mlp,
     comparisons=lambda conds: [Comparison("test_accuracy", "test accuracy"),
                                Comparison("shifted_accuracy", "accuracy on test images moved by 2-4 pixels")],
     setup="The lecture's CNN (two blocks of 16 and 32 kernels, a 64-unit dense layer: 105,978 weights) against a "
@@ -258,11 +116,11 @@ _add(Claim(
              "gain shrink as the training set grows?",
     arms=("augmented", "plain"), conditions={"quick": ["250", "1000"], "standard": ["250", "1000", "4000"]},
     seeds={"quick": 3, "standard": 5},
-    settings={"quick": {"data": "fashion-mnist", "images_seen": 4_000, "cnn": CNN_SMALL,
+    settings={"quick": {"data": "fashion-mnist", "images_seen": 4_000, "cnn": trials.CNN_SMALL,
                         "augment": "flip,translate=0.1"},
-              "standard": {"data": "fashion-mnist", "images_seen": 24_000, "cnn": CNN_SMALL,
+              "standard": {"data": "fashion-mnist", "images_seen": 24_000, "cnn": trials.CNN_SMALL,
                            "augment": "flip,translate=0.1"}},
-    trial=_augmentation,
+    trial=trials.augmentation,
     comparisons=lambda conds: (_per_condition("test_accuracy", "test accuracy", label=_sizes)(conds)
                                + _per_condition("moved_accuracy", "accuracy on moved and mirrored test images",
                                                 label=_sizes)(conds)),
@@ -286,10 +144,10 @@ _add(Claim(
     arms=("standardized", "raw"), conditions={"quick": ["nobn", "bn"], "standard": ["nobn", "bn"]},
     seeds={"quick": 3, "standard": 5},
     settings={"quick": {"data": "fashion-mnist", "steps": 100, "per_class": 300, "threshold": 1.0,
-                        "model": "linear", "lrs": LINEAR_LRS[1::2]},
+                        "model": "linear", "lrs": trials.LINEAR_LRS[1::2]},
               "standard": {"data": "fashion-mnist", "steps": 400, "per_class": 600, "threshold": 0.8,
-                           "model": "linear", "lrs": LINEAR_LRS}},
-    trial=_normalization,
+                           "model": "linear", "lrs": trials.LINEAR_LRS}},
+    trial=trials.normalization,
     comparisons=lambda conds: [
         Comparison("best_steps", "steps to the loss threshold at each arm's best learning rate, without batch norm",
                    "nobn", higher_is_better=False, unit="steps"),
@@ -303,9 +161,10 @@ _add(Claim(
           "Fashion-MNIST pixels, softmax) trained by plain gradient descent (SGD without momentum, 64 images a "
           "step) from the same starting weights on the same batches, with the pixels standardized by the "
           "training images' mean and standard deviation, or raw (0..255), at every learning rate from 1e-7 to "
-          "1 (8 rates, 10 times apart; the quick budget tries 1e-6, 1e-4, 0.01 and 1). Counted: the steps until the loss, averaged over 10 steps, is below the "
-          "threshold (the budget + 1 when it never is) at each arm's best learning rate, and how many rates "
-          "made the loss blow up. Then again with batch norm on the flattened pixels before the dense layer.",
+          "1 (8 rates, 10 times apart; the quick budget tries 1e-6, 1e-4, 0.01 and 1). Counted: the steps "
+          "until the loss, averaged over 10 steps, is below the threshold (the budget + 1 when it never is) "
+          "at each arm's best learning rate, and how many rates made the loss blow up. Then again with batch norm "
+          "on the flattened pixels before the dense layer.",
     explanation="With raw pixels the numbers entering the layer are about 100 times larger and all positive, so "
                 "the loss surface is a long thin valley: a learning rate large enough to move fast along it jumps "
                 "out of it, and one small enough to stay in it crawls. Standardized inputs make the valley round "
@@ -325,7 +184,7 @@ _add(Claim(
                         "lrs": [0.01, 0.1, 0.5, 2.0]},
               "standard": {"data": "fashion-mnist", "steps": 300, "per_class": 600, "threshold": 0.8,
                            "lrs": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}},
-    trial=_batchnorm,
+    trial=trials.batchnorm,
     comparisons=lambda conds: [Comparison("best_loss", "loss after the last step, best learning rate",
                                           higher_is_better=False, unit=""),
                                Comparison("diverged_share", "share of learning rates that diverged",
@@ -352,7 +211,7 @@ _add(Claim(
     arms=("dropout", "no-dropout"), conditions={"quick": [""], "standard": [""]}, seeds={"quick": 3, "standard": 5},
     settings={"quick": {"data": "fashion-mnist", "per_class": 50, "epochs": 20, "hidden": [256, 128]},
               "standard": {"data": "fashion-mnist", "per_class": 100, "epochs": 40, "hidden": [512, 256]}},
-    trial=_dropout,
+    trial=trials.dropout,
     comparisons=lambda conds: [Comparison("gap", "train-test accuracy gap", higher_is_better=False),
                                Comparison("test_accuracy", "test accuracy")],
     setup="A dense network (two hidden layers of 256 and 128 units, 20 epochs, 50 images per class at the quick "
@@ -374,10 +233,10 @@ _add(Claim(
     arms=("max-pooling", "no-pooling"), conditions={"quick": [""], "standard": [""]},
     seeds={"quick": 3, "standard": 5},
     settings={"quick": {"data": "fashion-mnist", "per_class": 100, "epochs": 2, "shifts": [1, 2, 3, 4],
-                        "pooled": POOLED, "unpooled": UNPOOLED},
+                        "pooled": trials.POOLED, "unpooled": trials.UNPOOLED},
               "standard": {"data": "fashion-mnist", "per_class": 500, "epochs": 6, "shifts": [1, 2, 3, 4],
-                           "pooled": POOLED, "unpooled": UNPOOLED}},
-    trial=_pooling,
+                           "pooled": trials.POOLED, "unpooled": trials.UNPOOLED}},
+    trial=trials.pooling,
     comparisons=lambda conds: ([Comparison("unchanged_2px", "predictions unchanged when moved by 2 pixels")]
                                + [Comparison(f"unchanged_{k}px", f"predictions unchanged when moved by {k} pixel"
                                              f"{'s' if k > 1 else ''}") for k in (1, 3, 4)]
@@ -404,7 +263,7 @@ _add(Claim(
     seeds={"quick": 3, "standard": 5},
     settings={"quick": {"data": "fashion-mnist", "epochs": 15, "input_size": 112},
               "standard": {"data": "fashion-mnist", "epochs": 15, "input_size": 224}},
-    trial=_transfer,
+    trial=trials.transfer,
     comparisons=_per_condition("test_accuracy", "test accuracy", label=lambda c: f"{c} labels per class"),
     setup="EfficientNet-Lite0 pretrained on ImageNet, frozen, with a new dense head (12,810 weights trained) "
           "against the lecture's CNN trained from scratch, on the same 5 and 20 Fashion-MNIST images per class "

@@ -168,5 +168,6 @@ def results_of(out: str | Path, budget: str | None = None) -> dict:
     """The statistics of every claim that has trials in ``out`` (in the claims' order)."""
     out = Path(out)
     budget = budget or read_json(out / "experiment.json")["budget"]
-    claims = [analyse(c, read_trials(out / name), budget) for name, c in CLAIMS.items() if read_trials(out / name)]
+    recorded = {name: read_trials(out / name) for name in CLAIMS}
+    claims = [analyse(c, recorded[name], budget) for name, c in CLAIMS.items() if recorded[name]]
     return {"budget": budget, "folder": str(out), "claims": claims}

@@ -116,17 +116,16 @@ async def start(request):
         raise ConfigError("claim", claim, "a claim's name (see GET /api/experiments) or all")
     check_request(claim, budget if isinstance(budget, str) else str(budget), seeds)
     app = request.app
-    lock = app.state.__dict__.setdefault("_experiment_lock", threading.Lock())
-    with lock:
-        job = _current(app)
-        if job is not None and job.running:
-            raise Conflict("an experiment is running already; wait for it or stop it first (one at a time: the "
-                           "computer's cores are shared)")
-        out = _folder(app, budget)
-        out.parent.mkdir(exist_ok=True)
-        spec = {"claim": claim, "budget": budget, "seeds": seeds, "out": str(out)}
-        app.state.experiment_job = ExperimentJob(Job.run_worker("cnnlab.prove.worker", spec, out),
-                                                 {"claim": claim, "budget": budget, "seeds": seeds})
+    # no await from the check to the new job: on the event loop nothing can start another one in between
+    job = _current(app)
+    if job is not None and job.running:
+        raise Conflict("an experiment is running already; wait for it or stop it first (one at a time: the "
+                       "computer's cores are shared)")
+    out = _folder(app, budget)
+    out.parent.mkdir(exist_ok=True)
+    spec = {"claim": claim, "budget": budget, "seeds": seeds, "out": str(out)}
+    app.state.experiment_job = ExperimentJob(Job.run_worker("cnnlab.prove.worker", spec, out),
+                                             {"claim": claim, "budget": budget, "seeds": seeds})
     return JSONResponse(dict(app.state.experiment_job.state), status_code=201)
 
 
