@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import traceback
 from dataclasses import MISSING
@@ -36,6 +38,8 @@ from cnnlab.learn.explain import explain
 from cnnlab.models import model_info, summary
 from cnnlab.prove import CLAIMS, experiment
 from cnnlab.studio.server import run_studio
+from cnnlab.training import distributed
+from cnnlab.training.lock import check_out
 from cnnlab.training.run import build_model, train
 
 EXAMPLES = {
@@ -43,7 +47,8 @@ EXAMPLES = {
               "cnnlab train --data folder:photos --model efficientnet_lite0 --pretrained --freeze --epochs 10 "
               "--out runs/photos",
               "cnnlab train --config run.json --out runs/from-json",
-              "cnnlab train --out runs/fm --resume"],
+              "cnnlab train --out runs/fm --resume",
+              "cnnlab train --data fashion-mnist --nproc 2 --max-restarts 3 --out runs/fm-ddp"],
     "evaluate": ["cnnlab evaluate runs/fm --json"],
     "predict": ["cnnlab predict runs/fm shoe.png photos/ 'more/*.jpg' --top-k 3 --csv out.csv",
                 "cnnlab predict runs/fm/model.onnx shoe.png",
@@ -107,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out with its settings")
     t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train with N processes on this machine (torchrun + DistributedDataParallel; gloo on CPU, "
+                        "nccl on CUDA); the global batch and learning rate stay those of one process. Across machines: "
+                        "torchrun --nnodes M --nproc-per-node N --rdzv-endpoint HOST:PORT -m cnnlab train ...")
+    t.add_argument("--max-restarts", type=int, default=0, metavar="N",
+                   help="when a process dies, restart all of them up to N times; they continue from the last "
+                        "checkpoint")
     _add_config_options(t)
 
     e = cmd("evaluate", "test accuracy of a saved run")
@@ -184,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 COMMAND_KEYS = ("top_k", "csv", "config", "format", "opset", "image", "topic", "out", "port", "seeds",
-                "budget")  # keys that are flags
+                "budget", "nproc", "max_restarts")  # keys that are flags
 
 
 def _message(e: CnnlabError) -> str:
@@ -201,6 +213,7 @@ def _message(e: CnnlabError) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 bug, 2 user error, 130 interrupted)."""
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return COMMANDS[args.command](args) or 0
     except Interrupted as e:
@@ -238,7 +251,20 @@ def cmd_train(a) -> int:
     options = {k: v for k, v in vars(a).items() if k in option_table()}
     if "model_args" in options:
         options["model_args"] = model_args_from_cli(options["model_args"])
-    meta = train(a.config, out=a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet, **options)
+    if (a.nproc != 1 or a.max_restarts) and not distributed.env_world().active and "TORCHELASTIC_RUN_ID" not in \
+            os.environ:
+        return _launch(a, options)
+    try:
+        meta = train(a.config, out=a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet, **options)
+    except Exception as e:
+        if not distributed.is_peer_failure(e):
+            raise
+        print(f"cnnlab train (process {distributed.env_world().rank}): lost contact with another process of this "
+              "run (it stopped or died); with --max-restarts, torchrun starts them all again from the last "
+              "checkpoint", file=sys.stderr)
+        return 1
+    if not distributed.env_world().main:
+        return 0  # rank 0 reports
     skipped = meta["skipped_files"]
     if skipped:
         print(f"skipped {len(skipped)} file(s) that could not be read:")
@@ -246,6 +272,21 @@ def cmd_train(a) -> int:
             print(f"  {why}" if why.startswith(str(path)) else f"  {path}: {why}")
     print(f"test accuracy: {meta['metrics']['test_accuracy']:.2%}   report: {a.out}/report.md")
     return 0
+
+
+def _launch(a, options: dict) -> int:
+    """``--nproc``/``--max-restarts``: check everything a user could get wrong here, then hand over to torchrun."""
+    if a.nproc < 1 or a.nproc > 256:
+        raise ConfigError("nproc", a.nproc, "a number of processes from 1 to 256")
+    if a.max_restarts < 0:
+        raise ConfigError("max_restarts", a.max_restarts, "a number of restarts of 0 or more")
+    cfg = RunConfig.build(a.config, **options)
+    cfg.validate()
+    if a.nproc > 1:
+        distributed.check_supported(cfg.model.freeze)
+    check_out(a.out, a.resume, a.overwrite)
+    cmd, env = distributed.torchrun_command(distributed.strip_launch_flags(a.argv[1:]), a.nproc, a.max_restarts)
+    return subprocess.call(cmd, env=env)
 
 
 def cmd_evaluate(a) -> int:

@@ -166,6 +166,15 @@ def prepare_out(run_dir, resume: bool = False, overwrite: bool = False) -> str:
             overwrite), files that are not a cnnlab run, or nothing to resume.
     """
     d = Path(run_dir)
+    state = check_out(d, resume, overwrite)
+    if overwrite and not resume and state in ("finished", "interrupted"):
+        set_aside(d)
+    return state
+
+
+def check_out(run_dir, resume: bool = False, overwrite: bool = False) -> str:
+    """What :func:`prepare_out` checks, changing nothing: returns the folder's state or raises RunError."""
+    d = Path(run_dir)
     state = folder_state(d)
     if state == "other":
         raise RunError(f"{d} holds files that are not a cnnlab run; choose a new or empty out folder")
@@ -182,8 +191,6 @@ def prepare_out(run_dir, resume: bool = False, overwrite: bool = False) -> str:
     if state == "interrupted" and not overwrite:
         raise RunError(f"{d} holds an interrupted run; continue it with resume=True (--resume), or start over "
                        "with overwrite=True (--overwrite)")
-    if overwrite and state in ("finished", "interrupted"):
-        set_aside(d)
     return state
 
 

@@ -17,6 +17,7 @@ The folder is locked while the run writes it; a finished run is never replaced u
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from pathlib import Path
@@ -31,9 +32,11 @@ from cnnlab.config import RUNTIME_OPTIONS, RunConfig, flat_key, resolve_training
 from cnnlab.data.imageset import ImageSet, merge_notes, merge_skipped
 from cnnlab.data.sources import get_source
 from cnnlab.data.splits import load_splits
+from cnnlab.device import pick_device
 from cnnlab.errors import CnnlabError, ConfigError, Interrupted
 from cnnlab.files import clean_temporaries, read_json, write_json
 from cnnlab.models.registry import ModelInfo, create_model, model_info
+from cnnlab.training import distributed
 from cnnlab.training.callbacks import Checkpoint, History, NonFiniteGuard
 from cnnlab.training.events import Broadcast, ConsolePrinter, EventRelay
 from cnnlab.training.lock import RunLock, drop_previous, prepare_out, restore_previous
@@ -76,17 +79,27 @@ def train(config: RunConfig | dict | str | Path | None = None, *, out: str | Pat
         Interrupted: the run was stopped; the message says how to continue it.
     """
     out = Path(out)
-    emit = Broadcast(ConsolePrinter() if progress else None, on_event)
-    with RunLock(out):
-        state = prepare_out(out, resume, overwrite)
+    world = _join_world(config, options)
+    if distributed.restart_count() > 0:  # torchrun restarted us after a process died
+        resume = distributed.broadcast_json((out / "resume.json").is_file() if world.main else None) or resume
+        overwrite = overwrite and not resume  # never replace the checkpoint we are about to continue from
+    emit = Broadcast(ConsolePrinter() if progress else None, on_event) if world.main else Broadcast()
+    with RunLock(out) if world.main else contextlib.nullcontext():  # only rank 0 writes the folder
+        state = prepare_out(out, resume, overwrite) if world.main else "worker"
         try:
-            cfg = _resumed_config(out, config, options) if resume else RunConfig.build(config, **options)
+            cfg = _resumed_config(out, config, options) if resume and world.main else RunConfig.build(config, **options)
             cfg.validate()
-            clean_temporaries(out)
-            saved = read_json(out / "resume.json") if resume else {}
-            if not resume:  # from now on an interruption at any moment leaves a resumable run
-                write_json(out / "resume.json", {"config": cfg.to_dict(), "train_seconds": 0.0})
-            emit({"event": "started", "run": str(out), "config": cfg.to_dict(), "resume": resume})
+            if world.active:
+                cfg = RunConfig.from_dict(distributed.broadcast_json(cfg.to_dict() if world.main else None))
+                distributed.check_supported(cfg.model.freeze)
+            saved = {}
+            if world.main:
+                clean_temporaries(out)
+                saved = read_json(out / "resume.json") if resume else {}
+                if not resume:  # from now on an interruption at any moment leaves a resumable run
+                    write_json(out / "resume.json", {"config": cfg.to_dict(), "train_seconds": 0.0})
+            emit({"event": "started", "run": str(out), "config": cfg.to_dict(), "resume": resume,
+                  "processes": world.size})
             meta = _run(cfg, out, emit, float(saved.get("train_seconds", 0.0)), feature_cache, resume)
         except KeyboardInterrupt:
             message = (f"interrupted before training finished; nothing was lost. Continue with: "
@@ -104,9 +117,20 @@ def train(config: RunConfig | dict | str | Path | None = None, *, out: str | Pat
             elif state == "new" and not (out / "resume.safetensors").exists():
                 (out / "resume.json").unlink(missing_ok=True)  # nothing to resume: leave the folder as it was
             raise
-        drop_previous(out)
+        if world.main:
+            drop_previous(out)
         emit({"event": "finished", "run": str(out), "metrics": meta["metrics"], "result": meta})
-        return meta
+    distributed.barrier()  # no rank leaves before rank 0 has written everything
+    distributed.close()
+    return meta
+
+
+def _join_world(config, options: dict) -> distributed.World:
+    """Join the process group when torchrun started this process (gloo on CPU, nccl on CUDA)."""
+    if not distributed.env_world().active:
+        return distributed.World()
+    device = RunConfig.build(config, **options).training.device
+    return distributed.init(pick_device(device))
 
 
 def _resumed_config(out: Path, config, options: dict) -> RunConfig:
@@ -152,21 +176,26 @@ def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: 
     def extra() -> dict:
         return {"config": cfg.to_dict(), "train_seconds": seconds_before + time.perf_counter() - t0}
 
-    callbacks = [NonFiniteGuard(), EventRelay(emit), History(out)]
+    main = distributed.current().main
+    callbacks = [NonFiniteGuard(), EventRelay(emit), History(out)] if main else [NonFiniteGuard()]
     if cfg.model.freeze:
         # no mid-run checkpoints: features are cached on disk, so a resumed transfer run starts again in seconds
         result = fit_transfer(net, train_set, val_set, tcfg, fine_tune=cfg.model.fine_tune, callbacks=callbacks,
                               on_event=emit, feature_cache=feature_cache)
         how = "a transfer run starts again from its cached features"
     else:
-        trainer = Trainer(net, train_set, val_set, tcfg, callbacks=[*callbacks, Checkpoint(out, extra)])
-        if resume and (out / "resume.safetensors").is_file():
+        trainer = Trainer(net, train_set, val_set, tcfg, callbacks=[*callbacks, *([Checkpoint(out, extra)] * main)])
+        has_checkpoint = (out / "resume.safetensors").is_file() if main else None
+        if trainer.world.active:  # rank 0 sees the folder; the others may run on other machines
+            has_checkpoint = distributed.broadcast_json(has_checkpoint)
+        if resume and has_checkpoint:
             load_resume(out, trainer)
             emit({"event": "note", "text": f"resuming {out} at epoch {trainer.epoch + 1}, batch {trainer.batch}"})
         result = trainer.fit()
         how = "it continues from the last checkpoint"
     if result.interrupted:
-        write_json(out / "resume.json", dict(read_json(out / "resume.json"), **extra()))
+        if main:
+            write_json(out / "resume.json", dict(read_json(out / "resume.json"), **extra()))
         raise Interrupted(f"interrupted; continue with: cnnlab train --out {out} --resume ({how})")
     frozen = cfg.model.freeze and feature_cache and "fine_tune_seconds" not in (result.timings or {})
     return finish_run(out, result, cfg, train_set, val_set, test_set, extra()["train_seconds"], frozen)
@@ -234,9 +263,12 @@ def finish_run(out: Path, result: TrainResult, cfg: RunConfig, train_set, val_se
         "precision": str(result.amp_dtype or torch.float32).replace("torch.", ""),
         "metrics": metrics,
         "timings": result.timings,
+        "distributed": result.distributed,
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if not distributed.current().main:  # only rank 0 writes the run folder
+        return meta
     net_cpu = net.to("cpu").to(memory_format=torch.contiguous_format)
     save_model(out, net_cpu, meta)
     write_report(out, meta, result.history, test_set, scores, test_metrics)

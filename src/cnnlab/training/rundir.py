@@ -15,6 +15,7 @@ Nothing here unpickles: weights are safetensors, the rest is JSON.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -28,6 +29,7 @@ from cnnlab.files import (
     write_json,
 )
 from cnnlab.models.registry import model_from_config
+from cnnlab.training import distributed
 
 
 def save_model(run_dir, model: torch.nn.Module, meta: dict) -> None:
@@ -127,7 +129,11 @@ def _check_input_and_classes(run_dir: Path, model: torch.nn.Module, meta: dict) 
 # ---------------------------------------------------------------- resumable training state
 
 def save_resume(run_dir, trainer, extra: dict) -> None:
-    """Everything needed to continue ``trainer`` bit-exactly: weights, optimizer, position, history."""
+    """Everything needed to continue ``trainer`` bit-exactly: weights, optimizer, position, history.
+
+    The position and history are also stored inside resume.safetensors (its metadata), so the one file that
+    holds the weights always agrees with them, even when a process is killed between two writes.
+    """
     run_dir = Path(run_dir)
     tensors = {f"model.{k}": v for k, v in state_tensors(trainer.model).items()}
     opt = trainer.optimizer.state_dict()
@@ -138,18 +144,40 @@ def save_resume(run_dir, trainer, extra: dict) -> None:
                 tensors[f"optimizer.{idx}.{name}"] = v
             else:
                 scalars.setdefault(str(idx), {})[name] = v
-    save_tensors(run_dir / "resume.safetensors", tensors)
-    write_json(run_dir / "resume.json", {
-        "epoch": trainer.epoch, "batch": trainer.batch, "step": trainer.step,
-        "history": trainer.history, "config": trainer.config.to_dict(),
-        "param_groups": opt["param_groups"], "optimizer_scalars": scalars, **extra})
+    meta = {"epoch": trainer.epoch, "batch": trainer.batch, "step": trainer.step,
+            "history": trainer.history, "config": trainer.config.to_dict(),
+            "param_groups": opt["param_groups"], "optimizer_scalars": scalars, **extra}
+    save_tensors(run_dir / "resume.safetensors", tensors, metadata={RESUME_KEY: json.dumps(meta)})
+    write_json(run_dir / "resume.json", meta)
+
+
+RESUME_KEY = "cnnlab-resume"
+
+
+def _resume_meta(data: bytes) -> dict | None:
+    """The position saved inside a resume.safetensors file's header (None in files older than that)."""
+    n = int.from_bytes(data[:8], "little")
+    text = json.loads(data[8:8 + n]).get("__metadata__", {}).get(RESUME_KEY)
+    return json.loads(text) if text else None
 
 
 def load_resume(run_dir, trainer) -> dict:
-    """Restore a trainer from resume.safetensors/resume.json; returns the JSON."""
+    """Restore a trainer from resume.safetensors (and resume.json); returns the saved position as a dict.
+
+    Under several processes every rank calls this: rank 0 reads the checkpoint and sends it to the others,
+    so machines without the run folder get it too.
+    """
     run_dir = Path(run_dir)
-    meta = read_json(run_dir / "resume.json")
-    tensors = load_tensors(run_dir / "resume.safetensors")
+    world = distributed.current()
+    data = None
+    if world.main:
+        load_tensors(run_dir / "resume.safetensors")  # a clear error for a missing, truncated or corrupt file
+        data = (run_dir / "resume.safetensors").read_bytes()
+    data = distributed.broadcast_bytes(data)
+    tensors = distributed.tensors_from_bytes(data)
+    meta = _resume_meta(data)
+    if meta is None:  # a checkpoint from before the position lived inside it
+        meta = distributed.broadcast_json(read_json(run_dir / "resume.json") if world.main else None)
     model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     trainer.model.load_state_dict(model_state)
     state: dict[int, dict] = {}

@@ -37,6 +37,7 @@ from cnnlab.data.features import FeatureSet, inputs_of
 from cnnlab.data.imageset import ImageSet
 from cnnlab.device import autocast_dtype, pick_device
 from cnnlab.errors import ConfigError
+from cnnlab.training import distributed
 
 EVENTS = ("before_fit", "before_epoch", "before_batch", "after_loss", "after_batch", "after_epoch", "after_fit")
 
@@ -53,6 +54,7 @@ class TrainResult:
         amp_dtype: the autocast dtype used (None for float32).
         interrupted: True when it stopped early on request (Ctrl-C, a cancelled job).
         timings: seconds spent in each phase.
+        distributed: for a multi-process run: ``processes`` and each rank's weight ``fingerprints`` (all equal).
     """
 
     model: nn.Module
@@ -62,6 +64,7 @@ class TrainResult:
     amp_dtype: object = None
     interrupted: bool = False
     timings: dict = field(default_factory=dict)
+    distributed: dict | None = None
 
 
 def check_callback(cb) -> None:
@@ -135,7 +138,10 @@ class Trainer:
                                                         weight_decay=self.config.weight_decay)
         for g in self.optimizer.param_groups:
             g.setdefault("lr_scale", 1.0)
-        self.forward = torch.compile(self.model) if self.config.compile else self.model
+        self.world = distributed.current()  # several processes under torchrun: see cnnlab.training.distributed
+        wrapped = distributed.wrap(self.model, self.device)
+        self.forward = torch.compile(wrapped) if self.config.compile else wrapped
+        self.loss_weight = 1.0
         n, bs = len(train_set), self.config.batch_size
         self.batches_per_epoch = max(1, n // bs)  # the last partial batch is dropped (batch norm needs >1)
         if not self.config.epochs > 0:
@@ -191,14 +197,15 @@ class Trainer:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """One optimizer step on a batch: forward, loss, backward, update."""
-        torch.manual_seed(step_seed(self.config.seed, self.step))  # dropout of this step
+        torch.manual_seed(distributed.rank_seed(step_seed(self.config.seed, self.step), self.world.rank))  # dropout
         self.lr = self.set_lr()
         with self.autocast():
             out = self.forward(x)
             self.loss = F.cross_entropy(out.float(), y, label_smoothing=self.config.label_smoothing)
         self.fire("after_loss")
         self.optimizer.zero_grad(set_to_none=True)
-        self.loss.backward()
+        # several processes: weighted so that DDP's gradient average is the whole batch's (distributed.loss_weight)
+        (self.loss * self.loss_weight if self.loss_weight != 1.0 else self.loss).backward()
         self.optimizer.step()
 
     def fit(self) -> TrainResult:
@@ -218,9 +225,15 @@ class Trainer:
                 t0, seen = time.perf_counter(), 0
                 while self.batch < self.batches_in_epoch(self.epoch):
                     idx = order[self.batch * bs:(self.batch + 1) * bs]
+                    seen += len(idx)  # images/s counts the whole batch, over all processes
+                    if self.world.active:  # this rank's part of the global batch
+                        part = idx[distributed.shard(len(idx), self.world.rank, self.world.size)]
+                        self.loss_weight = distributed.loss_weight(len(part), len(idx), self.world.size)
+                        idx = part
                     x, y = images[idx], labels[idx]  # uint8 (B, C, H, W), int64 (B,)
                     if self.augment is not None:
-                        g = torch.Generator().manual_seed(step_seed(cfg.seed, self.step) ^ 0x5DEECE66D)
+                        seed = distributed.rank_seed(step_seed(cfg.seed, self.step), self.world.rank)
+                        g = torch.Generator().manual_seed(seed ^ 0x5DEECE66D)
                         x = self.augment(x, generator=g)
                     x = x.to(self.device, non_blocking=True)
                     if cfg.channels_last:
@@ -230,8 +243,9 @@ class Trainer:
                     self.train_step(self.x, self.y)
                     self.step += 1
                     self.batch += 1
-                    seen += len(idx)
                     self.fire("after_batch")
+                    if self.world.active:  # every rank stops at the same step
+                        self.stop_requested = distributed.any_rank(self.stop_requested)
                     if self.stop_requested:
                         self.interrupted = True
                         raise StopTraining("interrupted")
@@ -247,7 +261,14 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
         self.fire("after_fit")
-        return TrainResult(self.model, self.history, self.config, self.device, self.amp_dtype, self.interrupted)
+        shared = None
+        if self.world.active:
+            prints = distributed.fingerprints(self.model)
+            if len(set(prints)) > 1:
+                raise RuntimeError(f"the {self.world.size} processes ended with different weights: {prints}")
+            shared = {"processes": self.world.size, "fingerprints": prints}
+        return TrainResult(self.model, self.history, self.config, self.device, self.amp_dtype, self.interrupted,
+                           distributed=shared)
 
     def _on_sigint(self, signum, frame) -> None:
         if self.stop_requested:  # second Ctrl-C: stop now
@@ -257,7 +278,7 @@ class Trainer:
     def end_of_epoch_metrics(self) -> dict:
         """The metrics of the epoch just finished (with validation scores)."""
         m = {"epoch": self.epoch_offset + self.epoch + 1, "step": self.step, "lr": self.lr,
-             "train_loss": self.loss.item(),
+             "train_loss": distributed.mean_over_ranks(self.loss.item()),
              "seconds": round(self.epoch_seconds, 3),
              "images_per_second": round(self.epoch_images / max(self.epoch_seconds, 1e-9), 1)}
         if self.val_set is not None and len(self.val_set):
@@ -291,8 +312,19 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 102
 
 def evaluate(model: nn.Module, data: ImageSet | FeatureSet, batch_size: int = 1024, device=None, tta: bool = False,
              amp_dtype=None) -> dict:
-    """Accuracy, mean cross-entropy, predictions and probabilities on an ImageSet."""
-    logits = predict_logits(model, inputs_of(data), batch_size, device, tta, amp_dtype)
+    """Accuracy, mean cross-entropy, predictions and probabilities on an ImageSet.
+
+    Under several processes each scores its :func:`~cnnlab.training.distributed.shard` and the logits are gathered:
+    every image counted exactly once, with rank 0's batch-norm statistics on every rank.
+    """
+    world = distributed.current()
+    if world.active:
+        distributed.sync_buffers(model)
+        part = distributed.shard(len(data.labels), world.rank, world.size)
+        local = predict_logits(model, inputs_of(data)[part], batch_size, device, tta, amp_dtype)
+        logits = distributed.gather_rows(local, len(data.labels))
+    else:
+        logits = predict_logits(model, inputs_of(data), batch_size, device, tta, amp_dtype)
     labels = data.labels
     loss = F.cross_entropy(logits, labels).item() if len(labels) else float("nan")
     pred = logits.argmax(1)

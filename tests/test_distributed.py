@@ -1,0 +1,148 @@
+"""Several processes (torchrun + DDP on CPU with gloo): same numbers as one process, restarts after a death."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnlab.cli import main
+from cnnlab.data.splits import load_splits
+from cnnlab.files import load_tensors, read_json, write_json
+from cnnlab.training import distributed
+from cnnlab.training.rundir import load_model, load_resume, save_resume
+from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
+
+NO_BN = "layers=conv 8 3 same, relu, maxpool 2, flatten, dense"  # no batch norm: the sums are the same
+COMMON = ["--data", "digits", "--model", "stack", "--model-arg", NO_BN, "--epochs", "3", "--batch-size", "33",
+          "--augment", "none", "--precision", "fp32", "--val", "0.15", "--quiet"]
+
+
+def cnnlab(*args, env=None, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cnnlab", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def test_two_processes_give_the_weights_of_one_process(tmp_path):
+    """Global batch 33 splits 17 + 16 and the validation/test shards differ by one image: still the same run."""
+    r = cnnlab("train", *COMMON, "--nproc", "2", "--out", str(tmp_path / "two"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("test accuracy") == 1  # rank 0 reports, once
+    assert main(["train", *COMMON, "--out", str(tmp_path / "one")]) == 0
+    one, two = (load_tensors(tmp_path / name / "model.safetensors") for name in ("one", "two"))
+    assert one.keys() == two.keys()
+    for k in one:  # tolerance: float sums in another order (the gradient all-reduce), 3 epochs of AdamW
+        assert torch.allclose(one[k], two[k], rtol=1e-4, atol=1e-5), k
+    m1, m2 = read_json(tmp_path / "one" / "model.json"), read_json(tmp_path / "two" / "model.json")
+    assert m2["distributed"]["processes"] == 2 and len(set(m2["distributed"]["fingerprints"])) == 1
+    assert m1["distributed"] is None and m1["sizes"] == m2["sizes"] and m2["sizes"]["test"] % 2 == 1
+    h1 = [json.loads(x) for x in (tmp_path / "one" / "history.jsonl").read_text().splitlines()]
+    h2 = [json.loads(x) for x in (tmp_path / "two" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in h1] == [h["step"] for h in h2]
+    for a, b in zip(h1, h2):
+        assert a["val_accuracy"] == pytest.approx(b["val_accuracy"], abs=1 / 200)
+    # exact evaluation: the saved model scored by one process gives the accuracy the two processes reported
+    model, _ = load_model(tmp_path / "two")
+    _, _, test = load_splits("digits", val_fraction=0.15, seed=0)
+    assert evaluate(model, test)["accuracy"] == pytest.approx(m2["metrics"]["test_accuracy"], abs=1e-9)
+
+
+def _rank_pid(tag: str, rank: int) -> int | None:
+    for proc in Path("/proc").iterdir():
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"CNNLAB_TEST_TAG={tag}".encode() in env and f"RANK={rank}".encode() in env:
+            return int(proc.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc (Linux)")
+def test_killed_rank_restarts_from_the_checkpoint_and_finishes(tmp_path):
+    out, tag = tmp_path / "run", uuid.uuid4().hex
+    env = {**os.environ, "CNNLAB_TEST_TAG": tag}
+    args = ["train", "--data", "fashion-mnist", "--per-class", "250", "--model-arg", "widths=[16,32]",
+            "--model-arg", "hidden=32", "--epochs", "4", "--batch-size", "32", "--nproc", "2", "--max-restarts", "1",
+            "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "cnnlab", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while not (out / "history.jsonl").exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        pid = _rank_pid(tag, 1)
+        assert pid is not None and proc.poll() is None, "the run ended before rank 1 could be killed"
+        killed_after = len((out / "history.jsonl").read_text().splitlines())
+        os.kill(pid, signal.SIGKILL)  # rank 1 dies in the middle of an epoch
+        log, _ = proc.communicate(timeout=150)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, log[-4000:]
+    assert killed_after < 4 and "resuming" in log and "lost contact with another process" in log
+    history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]  # none missing, none doubled
+    assert [h["step"] for h in history] == sorted({h["step"] for h in history})
+    meta = read_json(out / "model.json")
+    prints = meta["distributed"]["fingerprints"]
+    assert len(prints) == 2 and prints[0] == prints[1]  # the same weights on both ranks
+    assert meta["metrics"]["test_accuracy"] > 0.6 and not (out / "resume.json").exists()
+
+
+def test_the_launcher_refuses_bad_setups_in_one_line_before_starting(tmp_path, capsys):
+    finished = tmp_path / "done"
+    finished.mkdir()
+    write_json(finished / "model.json", {"metrics": {"test_accuracy": 0.9}})
+    (finished / "model.safetensors").write_bytes(b"x")
+    cases = [(["--nproc", "0"], "--nproc 0"),
+             (["--nproc", "2", "--model", "efficientnet_lite0", "--pretrained", "--freeze"], "frozen"),
+             (["--nproc", "2", "--max-restarts", "-1"], "--max-restarts -1"),
+             (["--nproc", "2", "--epochs", "-1"], "--epochs")]
+    for extra, words in cases:
+        assert main(["train", "--data", "digits", "--out", str(tmp_path / "new"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
+    assert main(["train", "--data", "digits", "--out", str(finished), "--nproc", "2"]) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_checkpoint_keeps_its_position_with_its_weights(tmp_path):
+    """A process killed between writing resume.safetensors and resume.json must not mix two checkpoints."""
+    data, _ = load_splits("digits", val_fraction=0, seed=0)[:2]
+    from cnnlab.models import create_model
+
+    def trainer(epochs):
+        torch.manual_seed(0)
+        net = create_model("lecture_cnn", num_classes=10, image_size=8, in_channels=1, widths=(8, 16), hidden=16)
+        return Trainer(net, data, None, TrainConfig(epochs=epochs, batch_size=64, precision="fp32"))
+
+    first = trainer(2)
+    first.fit()
+    save_resume(tmp_path, first, {})
+    stale = read_json(tmp_path / "resume.json")
+    stale.update(epoch=1, step=1, history=stale["history"][:1])  # the older resume.json a kill could leave
+    write_json(tmp_path / "resume.json", stale)
+    second = trainer(2)
+    meta = load_resume(tmp_path, second)
+    assert (second.epoch, second.step, len(second.history)) == (first.epoch, first.step, 2) == \
+        (meta["epoch"], meta["step"], len(meta["history"]))
+
+
+def test_shards_cover_every_item_once():
+    for n in range(0, 40):
+        for size in range(1, 6):
+            parts = [distributed.shard(n, r, size) for r in range(size)]
+            assert [i for p in parts for i in range(n)[p]] == list(range(n))
+            assert max(p.stop - p.start for p in parts) - min(p.stop - p.start for p in parts) <= 1
+    # DDP averages the weighted gradients: sum_r w_r * mean_r / size == the whole batch's mean
+    losses = torch.rand(33)
+    parts = [losses[distributed.shard(33, r, 2)] for r in range(2)]
+    ddp = sum(distributed.loss_weight(len(p), 33, 2) * p.mean() for p in parts) / 2
+    assert ddp.item() == pytest.approx(losses.mean().item(), rel=1e-6)
