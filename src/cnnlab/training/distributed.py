@@ -137,6 +137,13 @@ def rank_seed(seed: int, rank: int) -> int:
     return seed ^ (rank * 0x9E3779B97F4A7C15 % (2**62))
 
 
+def _comm(t: torch.Tensor) -> torch.Tensor:
+    """``t`` where the process group can send it: nccl only moves CUDA tensors, gloo CPU ones."""
+    if dist.get_backend() == "nccl":
+        return t.to(torch.device("cuda", torch.cuda.current_device()))
+    return t.cpu()
+
+
 def barrier() -> None:
     """Wait for every rank (a no-op for one process)."""
     if current().active:
@@ -147,7 +154,7 @@ def any_rank(flag: bool) -> bool:
     """True if ``flag`` is true on any rank: all stop at the same step (Ctrl-C reaches them at different times)."""
     if not current().active:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
+    t = _comm(torch.tensor([1.0 if flag else 0.0]))
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
@@ -157,7 +164,7 @@ def mean_over_ranks(value: float) -> float:
     world = current()
     if not world.active:
         return value
-    t = torch.tensor([float(value)], dtype=torch.float64)
+    t = _comm(torch.tensor([float(value)], dtype=torch.float64))
     dist.all_reduce(t)
     return t.item() / world.size
 
@@ -173,11 +180,13 @@ def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
         return local
     longest = shard(n, 0, world.size)
     width = longest.stop - longest.start
-    padded = torch.zeros((width, *local.shape[1:]), dtype=local.dtype, device=local.device)
+    padded = torch.zeros((width, *local.shape[1:]), dtype=local.dtype)
     padded[:len(local)] = local
+    padded = _comm(padded)
     parts = [torch.empty_like(padded) for _ in range(world.size)]
     dist.all_gather(parts, padded)
-    return torch.cat([p[:shard(n, r, world.size).stop - shard(n, r, world.size).start] for r, p in enumerate(parts)])
+    rows = [p[:shard(n, r, world.size).stop - shard(n, r, world.size).start] for r, p in enumerate(parts)]
+    return torch.cat(rows).to(local.device)
 
 
 def broadcast_bytes(data: bytes | None) -> bytes:
@@ -185,15 +194,16 @@ def broadcast_bytes(data: bytes | None) -> bytes:
     world = current()
     if not world.active:
         return data or b""
-    size = torch.tensor([len(data) if world.main else 0], dtype=torch.int64)
+    size = _comm(torch.tensor([len(data) if world.main else 0], dtype=torch.int64))
     dist.broadcast(size, 0)
     if world.main and data:
         buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)
     else:
         buf = torch.empty(int(size), dtype=torch.uint8)
     if int(size):
+        buf = _comm(buf)
         dist.broadcast(buf, 0)
-    return bytes(buf.numpy()) if int(size) else b""
+    return bytes(buf.cpu().numpy()) if int(size) else b""
 
 
 def broadcast_json(obj):
@@ -219,6 +229,7 @@ def fingerprints(model: torch.nn.Module) -> list[float]:
     world = current()
     if not world.active:
         return [own.item()]
+    own = _comm(own)
     parts = [torch.empty_like(own) for _ in range(world.size)]
     dist.all_gather(parts, own)
     return [p.item() for p in parts]
@@ -232,7 +243,7 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
     if device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return DistributedDataParallel(model, device_ids=[device.index or 0])
+        return DistributedDataParallel(model, device_ids=[torch.cuda.current_device()])
     return DistributedDataParallel(model)
 
 
