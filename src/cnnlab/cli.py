@@ -25,6 +25,7 @@ from cnnlab.config import RunConfig, flag_of, option_table
 from cnnlab.data.augment import list_augments
 from cnnlab.data.augment.view import preview
 from cnnlab.data.cache import cache_summary, clear_cache
+from cnnlab.data.check import check_data, format_report
 from cnnlab.data.sources import fetch_fashion_mnist, list_sources, make_synthetic
 from cnnlab.data.splits import load_splits
 from cnnlab.deploy.evaluate import evaluate
@@ -59,6 +60,8 @@ EXAMPLES = {
                 "--out aug.png"],
     "explain": ["cnnlab explain convolution --image cat.jpg --out conv.png", "cnnlab explain all --out figures/"],
     "cache": ["cnnlab cache", "cnnlab cache clear folders"],
+    "check": ["cnnlab check photos/", "cnnlab check folder:photos --seed 3 --json > findings.json",
+              "cnnlab check fashion-mnist"],
     "export": ["cnnlab export runs/fm --format onnx", "cnnlab export runs/fm --format pt2 --out deploy/",
                "cnnlab export runs/fm --format web --out fm-demo"],
     "serve": ["cnnlab serve fm-demo --open"],
@@ -188,6 +191,17 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", default=None, metavar="DIR", help="experiment folder (default experiments/BUDGET); "
                                                               "run again to resume")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ck = cmd("check", "look for problems in a data set before training: unreadable files, copies, the same image in "
+                      "two classes or in train and test, imbalance, tiny, gray or EXIF-rotated images")
+    ck.add_argument("data", help="a photo folder (PATH or folder:PATH) or a data set name, as cnnlab train --data")
+    ck.add_argument("--json", action="store_true", help="print the findings as JSON, for programs")
+    ck.add_argument("--seed", type=int, default=0, help="the training seed: it draws the validation split (default 0)")
+    ck.add_argument("--val", type=float, default=0.1, dest="val_fraction",
+                    help="share of training images held out for validation, as cnnlab train --val (default 0.1)")
+    ck.add_argument("--per-class", type=int, default=None, metavar="K", help="as cnnlab train --per-class")
+    ck.epilog += ("\n\nexit code: 0 when no errors are found (warnings and notes may be), 3 when errors are found "
+                  "(an image in two classes, or in two splits), 2 when the data cannot be checked")
 
     c = cmd("cache", "show or clear cnnlab's cache (decoded photo folders, transfer-learning features)")
     c.add_argument("action", nargs="?", choices=["show", "clear"], default="show")
@@ -397,6 +411,13 @@ def cmd_experiment(a) -> int:
     return 0
 
 
+def cmd_check(a) -> int:
+    """``cnnlab check``: see its --help."""
+    report = check_data(a.data, seed=a.seed, val_fraction=a.val_fraction, per_class=a.per_class)
+    print(json.dumps(report, indent=1) if a.json else format_report(report))
+    return 3 if report["errors"] else 0
+
+
 def cmd_cache(a) -> int:
     """``cnnlab cache``: see its --help."""
     if a.action == "clear":
@@ -411,7 +432,7 @@ def cmd_cache(a) -> int:
 
 
 COMMANDS = {"experiment": cmd_experiment, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "summary": cmd_summary,
+            "summary": cmd_summary, "check": cmd_check,
             "datasets": cmd_datasets, "augment": cmd_augment, "explain": cmd_explain, "cache": cmd_cache,
             "export": cmd_export, "serve": cmd_serve, "studio": cmd_studio}
 

@@ -29,6 +29,7 @@ import torch
 
 from cnnlab._version import __version__
 from cnnlab.config import RUNTIME_OPTIONS, RunConfig, flat_key, resolve_training
+from cnnlab.data.check import check_data, summary_notes
 from cnnlab.data.imageset import ImageSet, merge_notes, merge_skipped
 from cnnlab.data.sources import get_source
 from cnnlab.data.splits import load_splits
@@ -159,6 +160,10 @@ def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: 
         fit=cfg.data.fit, on_event=emit)
     for text in merge_notes(*(s for s in (train_set, val_set, test_set) if s is not None)):
         emit({"event": "note", "text": text})
+    if cfg.data.source.startswith("folder:"):  # a short data check first (the full one: cnnlab check)
+        report = check_data(cfg.data.source, cfg.training.seed, cfg.data.val_fraction, cfg.data.per_class)
+        for text in summary_notes(report):
+            emit({"event": "note", "text": text})
     torch.manual_seed(cfg.training.seed)  # the initial weights come from the seed too
     net = build_model(cfg, train_set, info)
     source, _ = get_source(cfg.data.source)
