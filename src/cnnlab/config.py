@@ -45,6 +45,17 @@ def option(default, help: str, check: Callable | None = None, flag: str | None =
     return field(default=default, metadata=meta)
 
 
+# ---------------------------------------------------------------- recipes
+
+# name -> what it is for and the options it sets (measured in docs/benchmarks.md, "Training: time to accuracy")
+RECIPES: dict[str, dict] = {
+    "fm-95": {"about": "Fashion-MNIST past 95% in under 30 minutes on a 2-core CPU: a small residual network, "
+                       "flips, crops, random erasing, weight averaging",
+              "options": {"model": "resnet_small", "augment": "flip,crop=2,erase=0.25@0.5", "epochs": 24,
+                          "average": 0.25}},
+}
+
+
 # ---------------------------------------------------------------- the three sections
 
 
@@ -95,9 +106,19 @@ class TrainConfig:
                                  C.augment_spec)
     tta: bool | None = option(None, "average over the image and its mirror when testing (default: on when "
                               "training with flips)", C.optional_bool)
+    recipe: str | None = option(None, "a named recipe that sets the model, augmentation, epochs... (options you give "
+                                "win): " + ", ".join(f"{k} ({v['about']})" for k, v in RECIPES.items()),
+                                lambda v: None if v is None or v in RECIPES else
+                                f"one of the recipes: {', '.join(RECIPES)}")
+    average: float = option(0.0, "average the weights over this last share of the steps, e.g. 0.25 (0: off); the "
+                            "average is the model that is saved", C.number_between(0, 1, hi_open=True),
+                            metavar="SHARE")
     device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps", C.device)
     precision: str = option("auto", "auto (bf16 where it is fast), fp32 or bf16", C.one_of("auto", "fp32", "bf16"))
     compile: bool = option(False, "torch.compile the model (slower on most CPUs)", C.is_bool)
+    estimate: bool | None = option(None, "time a few steps first and print the predicted time per epoch and peak "
+                                   "memory (default: only for runs that look longer than 30 seconds)",
+                                   C.optional_bool)
     channels_last: bool = option(True, "channels-last memory format (faster convolutions on CPU)", C.is_bool,
                                  cli=False)
     eval_batch_size: int | None = option(None, "images per step when testing (default: the model's)",
@@ -112,7 +133,7 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainConfig}
 # flat names that differ from "<field name>": the flat name is what Python keywords, JSON and errors use
 _RENAMED = {("data", "source"): "data", ("model", "name"): "model", ("model", "args"): "model_args"}
 # options that say where a run executes, not what it computes: a resumed run may change them
-RUNTIME_OPTIONS = ("device", "compile")
+RUNTIME_OPTIONS = ("device", "compile", "estimate")
 
 
 def _flat_name(section: str, name: str) -> str:
@@ -188,7 +209,21 @@ class RunConfig:
             base = cls()
         else:
             raise ConfigError("config", type(config).__name__, "a RunConfig, a dict or the path of a JSON file")
-        return base.merge(options)
+        cfg = base.merge(options)
+        return cfg.with_recipe(_given_keys(config, options)) if cfg.training.recipe else cfg
+
+    def with_recipe(self, given: set[str]) -> RunConfig:
+        """A copy with the recipe's options set, except those in ``given`` (the options a user chose).
+
+        >>> cfg = RunConfig.build(recipe="fm-95", epochs=3)
+        >>> cfg.model.name, cfg.training.epochs    # the recipe's model, the user's epochs
+        ('resnet_small', 3)
+        """
+        recipe = RECIPES.get(self.training.recipe)
+        if recipe is None:
+            raise ConfigError("recipe", self.training.recipe, f"one of the recipes: {', '.join(RECIPES)}",
+                              hint=_did_you_mean(str(self.training.recipe), RECIPES))
+        return self.merge({k: v for k, v in recipe["options"].items() if k not in given})
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
@@ -297,6 +332,20 @@ def _did_you_mean(name: str, choices) -> str:
     return f"did you mean {close[0]!r}?" if close else ""
 
 
+def _given_keys(config, options: dict) -> set[str]:
+    """The flat names of the options a user set: in ``options`` and in a dict or JSON config."""
+    given = {flat_key(k) for k in options}
+    if isinstance(config, (str, Path)):
+        config = json.loads(Path(config).read_text())
+    if isinstance(config, dict):
+        for k, v in config.items():
+            if k in SECTIONS and isinstance(v, dict):
+                given |= {flat_key(f"{k}.{name}") for name in v}
+            else:
+                given.add(flat_key(k))
+    return given
+
+
 def flat_key(key: str) -> str:
     """The flat name of an option given flat (``epochs``) or dotted (``training.epochs``).
 
@@ -369,5 +418,5 @@ def resolve_training(cfg: TrainConfig, model_name: str | None, n_train: int, mir
     return replace(cfg, batch_size=batch, eval_batch_size=eval_batch, augment=augment, tta=tta)
 
 
-__all__ = ["DataConfig", "ModelConfig", "RUNTIME_OPTIONS", "RunConfig", "TrainConfig", "auto_batch_size", "flag_of",
-           "flat_key", "option_table", "resolve_training"]
+__all__ = ["DataConfig", "ModelConfig", "RECIPES", "RUNTIME_OPTIONS", "RunConfig", "TrainConfig", "auto_batch_size",
+           "flag_of", "flat_key", "option_table", "resolve_training"]

@@ -22,9 +22,10 @@ from cnnlab.models.registry import (
     register_family,
     register_model,
 )
+from cnnlab.models.resnet import resnet_small
 from cnnlab.models.stack import stack
 from cnnlab.models.summary import layer_table, summary
 
 __all__ = ["Classifier", "ModelInfo", "Normalize", "PretrainedClassifier", "check_model_args", "create_model",
            "efficientnet_lite0", "layer_table", "lecture_cnn", "list_models", "mlp", "model_from_config",
-           "model_info", "register_family", "register_model", "stack", "summary", "timm_model"]
+           "model_info", "register_family", "register_model", "resnet_small", "stack", "summary", "timm_model"]

@@ -136,6 +136,7 @@ def save_resume(run_dir, trainer, extra: dict) -> None:
     """
     run_dir = Path(run_dir)
     tensors = {f"model.{k}": v for k, v in state_tensors(trainer.model).items()}
+    tensors.update({f"average.{k}": v for k, v in getattr(trainer, "averaged", {}).items()})
     opt = trainer.optimizer.state_dict()
     scalars: dict[str, dict] = {}
     for idx, st in opt["state"].items():
@@ -146,7 +147,8 @@ def save_resume(run_dir, trainer, extra: dict) -> None:
                 scalars.setdefault(str(idx), {})[name] = v
     meta = {"epoch": trainer.epoch, "batch": trainer.batch, "step": trainer.step,
             "history": trainer.history, "config": trainer.config.to_dict(),
-            "param_groups": opt["param_groups"], "optimizer_scalars": scalars, **extra}
+            "param_groups": opt["param_groups"], "optimizer_scalars": scalars,
+            "averaged_count": getattr(trainer, "averaged_count", 0), **extra}
     save_tensors(run_dir / "resume.safetensors", tensors, metadata={RESUME_KEY: json.dumps(meta)})
     write_json(run_dir / "resume.json", meta)
 
@@ -190,4 +192,6 @@ def load_resume(run_dir, trainer) -> dict:
     trainer.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     trainer.epoch, trainer.batch, trainer.step = meta["epoch"], meta["batch"], meta["step"]
     trainer.history = list(meta["history"])
+    trainer.averaged = {k[8:]: v for k, v in tensors.items() if k.startswith("average.")}
+    trainer.averaged_count = meta.get("averaged_count", 0)
     return meta

@@ -158,6 +158,11 @@ class Trainer:
         self.interrupted = False
         self.epoch_offset = 0  # epochs of an earlier phase (transfer: head epochs before fine-tuning)
         self.label = "epoch"  # what the progress bar calls this phase ("head", "fine-tune", ...)
+        # weight averaging (config.average): the mean of the weights after each step of the last share of steps
+        self.average_from = self.total_steps - round(self.config.average * self.total_steps) \
+            if self.config.average else None
+        self.averaged: dict[str, torch.Tensor] = {}
+        self.averaged_count = 0
 
     # ------------------------------------------------------------------ events
     def add_callback(self, cb) -> None:
@@ -242,6 +247,8 @@ class Trainer:
                     self.fire("before_batch")
                     self.train_step(self.x, self.y)
                     self.step += 1
+                    if self.average_from is not None and self.step > self.average_from:
+                        self.add_to_average()
                     self.batch += 1
                     self.fire("after_batch")
                     if self.world.active:  # every rank stops at the same step
@@ -260,6 +267,8 @@ class Trainer:
             pass
         finally:
             signal.signal(signal.SIGINT, previous)
+        if self.averaged_count and not self.interrupted:
+            self.use_average()
         self.fire("after_fit")
         shared = None
         if self.world.active:
@@ -269,6 +278,24 @@ class Trainer:
             shared = {"processes": self.world.size, "fingerprints": prints}
         return TrainResult(self.model, self.history, self.config, self.device, self.amp_dtype, self.interrupted,
                            distributed=shared)
+
+    @torch.no_grad()
+    def add_to_average(self) -> None:
+        """Add the current weights (and batch-norm statistics) to the running mean: avg += (w - avg) / n."""
+        self.averaged_count += 1
+        for name, value in self.model.state_dict().items():
+            if not value.is_floating_point():
+                continue
+            if name not in self.averaged:
+                self.averaged[name] = value.detach().clone().float()
+            else:
+                self.averaged[name].add_(value.float() - self.averaged[name], alpha=1.0 / self.averaged_count)
+
+    def use_average(self) -> None:
+        """Put the averaged weights into the model (the one that is evaluated and saved)."""
+        state = self.model.state_dict()
+        self.model.load_state_dict({k: self.averaged[k].to(v.dtype) if k in self.averaged else v
+                                    for k, v in state.items()})
 
     def _on_sigint(self, signum, frame) -> None:
         if self.stop_requested:  # second Ctrl-C: stop now
