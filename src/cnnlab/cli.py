@@ -40,6 +40,8 @@ from cnnlab.models import model_info, summary
 from cnnlab.prove import CLAIMS, experiment
 from cnnlab.studio.server import run_studio
 from cnnlab.training import distributed
+from cnnlab.training.estimate import dry_run
+from cnnlab.training.events import ConsolePrinter
 from cnnlab.training.lock import check_out
 from cnnlab.training.run import build_model, train
 
@@ -49,7 +51,8 @@ EXAMPLES = {
               "--out runs/photos",
               "cnnlab train --config run.json --out runs/from-json",
               "cnnlab train --out runs/fm --resume",
-              "cnnlab train --data fashion-mnist --nproc 2 --max-restarts 3 --out runs/fm-ddp"],
+              "cnnlab train --data fashion-mnist --nproc 2 --max-restarts 3 --out runs/fm-ddp",
+              "cnnlab train --data fashion-mnist --epochs 8 --out runs/fm --dry-run"],
     "evaluate": ["cnnlab evaluate runs/fm --json"],
     "predict": ["cnnlab predict runs/fm shoe.png photos/ 'more/*.jpg' --top-k 3 --csv out.csv",
                 "cnnlab predict runs/fm/model.onnx shoe.png",
@@ -115,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out with its settings")
     t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.add_argument("--dry-run", action="store_true",
+                   help="time a few steps, print the predicted time per epoch and peak memory, and stop (nothing is "
+                        "trained or written)")
     t.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train with N processes on this machine (torchrun + DistributedDataParallel; gloo on CPU, "
                         "nccl on CUDA); the global batch and learning rate stay those of one process. Across machines: "
@@ -265,6 +271,9 @@ def cmd_train(a) -> int:
     options = {k: v for k, v in vars(a).items() if k in option_table()}
     if "model_args" in options:
         options["model_args"] = model_args_from_cli(options["model_args"])
+    if a.dry_run:  # no run folder, no lock: only the estimate
+        dry_run(RunConfig.build(a.config, **options).validate(), build_model, ConsolePrinter(bars=not a.quiet))
+        return 0
     if (a.nproc != 1 or a.max_restarts) and not distributed.env_world().active and "TORCHELASTIC_RUN_ID" not in \
             os.environ:
         return _launch(a, options)

@@ -5,6 +5,7 @@ Every run reports what happens as JSON-able dicts, each with an ``"event"`` key:
     started       {"run", "config", "time"}
     stage         {"stage", "done", "total", "unit"}          data decoding, feature extraction
     note          {"text"}                                      something the user should know
+    estimate      {"epoch_seconds", "total_seconds", "peak_rss_bytes", "suggestions", "text", ...}  before training
     epoch_begin   {"epoch", "epochs", "phase", "batches", "batch"}
     batch         {"epoch", "batch", "batches", "step", "loss", "lr"}
     epoch_end     {"epoch", "epochs", "phase", "metrics"}
@@ -31,7 +32,8 @@ from typing import Callable
 from cnnlab.progress import bar
 
 END_EVENTS = ("finished", "failed", "interrupted")  # the last event of every run
-EVENT_TYPES = ("started", "stage", "note", "epoch_begin", "batch", "epoch_end", "finished", "interrupted", "failed")
+EVENT_TYPES = ("started", "stage", "note", "estimate", "epoch_begin", "batch", "epoch_end", "finished", "interrupted",
+               "failed")
 Listener = Callable[[dict], None]
 
 
@@ -124,6 +126,8 @@ class ConsolePrinter:
                         f"  {m['seconds']:.1f}s  {m['images_per_second']:,.0f} img/s")
         elif kind == "note":
             self._print(f"note: {e['text']}")
+        elif kind == "estimate":  # the numbers are in the event; cnnlab.training.estimate.describe wrote the text
+            self._print(e["text"])
         elif kind == "interrupted":
             self._print(e["message"])
         elif kind in ("finished", "failed"):

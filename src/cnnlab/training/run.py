@@ -39,6 +39,7 @@ from cnnlab.files import clean_temporaries, read_json, write_json
 from cnnlab.models.registry import ModelInfo, create_model, model_info
 from cnnlab.training import distributed
 from cnnlab.training.callbacks import Checkpoint, History, NonFiniteGuard
+from cnnlab.training.estimate import emit_estimate
 from cnnlab.training.events import Broadcast, ConsolePrinter, EventRelay
 from cnnlab.training.lock import RunLock, drop_previous, prepare_out, restore_previous
 from cnnlab.training.metrics import classification_metrics
@@ -176,6 +177,7 @@ def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: 
         emit({"event": "note", "text": f"only {steps} training steps ({len(train_set)} images, batch "
                                        f"{tcfg.batch_size}, {tcfg.epochs:g} epochs): a network trained from scratch "
                                        "learns little in so few steps; train for more epochs or use more images"})
+    emit_estimate(cfg, net, (train_set, val_set, test_set), tcfg, emit, feature_cache)  # before the clock starts
     t0 = time.perf_counter()
 
     def extra() -> dict:
