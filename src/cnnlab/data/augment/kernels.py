@@ -323,16 +323,19 @@ def hue_shift(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
     hi = torch.maximum(torch.maximum(r, g), b)  # elementwise: 3x faster than aminmax over dim 1
     lo = torch.minimum(torch.minimum(r, g), b)
     chroma = hi - lo
-    is_r = hi == r
-    is_g = (hi == g) & ~is_r
-    # hue in sixths of a turn (0 red, 2 green, 4 blue) as in PIL's rgb -> hsv, times chroma
-    h = torch.where(is_r, g - b, torch.where(is_g, b - r + 2 * chroma, r - g + 4 * chroma))
+    # hue in sixths of a turn (0 red, 2 green, 4 blue) as in PIL's rgb -> hsv, times chroma; red wins ties
+    h = torch.where(hi == r, g - b, torch.where(hi == g, (b - r).add_(chroma, alpha=2), (r - g).add_(chroma, alpha=4)))
     h = h.div_(chroma.clamp(min=1e-6))  # no chroma (gray): any hue gives the same gray
-    h += (6 * turns.float().remainder(1) + 6).view(-1, 1, 1)  # shifted, and positive for fmod
+    h += (6 * turns.float().remainder(1) + 6).view(-1, 1, 1)  # shifted and positive: -1 + 6 .. 5 + 12
+    h.sub_(h.mul(1 / 6).floor_().mul_(6))  # mod 6 (torch.fmod is ~20x slower than these three steps)
+    base = lo - chroma
     out = torch.empty_like(x, dtype=torch.float32)
-    for i, k0 in enumerate((5.0, 3.0, 1.0)):  # hsv -> rgb: channel = max - chroma * clamp(min(k, 4 - k), 0, 1)
-        k = torch.fmod(h + k0, 6.0)
-        torch.addcmul(hi, chroma, torch.minimum(k, 4.0 - k).clamp_(0, 1), value=-1, out=out[:, i])
+    # hsv -> rgb: a channel is at the minimum within 1 sixth of its opposite hue (red 3, green 5, blue 1), at the
+    # maximum from 2 sixths away, linear in between: clamp(lo + chroma * (distance - 1), lo, hi)
+    for i, opposite in enumerate((3.0, 5.0, 1.0)):
+        d = h.sub(opposite).abs_()
+        d = torch.minimum(d, d.neg().add_(6))  # distance round the circle of 6 sixths
+        torch.addcmul(base, chroma, d, out=out[:, i]).clamp_(lo, hi)
     return out
 
 

@@ -40,6 +40,7 @@ class ColorShift(Transform):
     """
 
     name = "color"
+    per_sample = True
 
     def __init__(self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
                  hue: float = 0.05, shift: float = 0.05):
@@ -88,6 +89,7 @@ class Erase(Transform):
     """
 
     name = "erase"
+    per_sample = True
 
     def __init__(self, scale: tuple[float, float] = (0.02, 0.25), ratio: tuple[float, float] = (0.3, 3.3),
                  value: float | None = None):

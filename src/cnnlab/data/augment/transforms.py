@@ -97,6 +97,7 @@ class Transform:
 
     name = "transform"
     geometric = False
+    per_sample = False  # True: each sample's result depends only on that sample (a Pipeline may cut the batch)
     p = 1.0
 
     def make_params(self, shape: tuple[int, ...], g: torch.Generator) -> dict:
@@ -135,6 +136,7 @@ class GeometricTransform(Transform):
     """
 
     geometric = True
+    per_sample = True  # one matrix per sample: a Pipeline fuses them and never calls ``apply`` of a subclass
     fill: float = 0.0
     mode: str = "constant"
 
