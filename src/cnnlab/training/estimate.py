@@ -143,10 +143,7 @@ def time_steps(model: torch.nn.Module, data: ImageSet | FeatureSet, config: Trai
         The clock: ``times`` (seconds of every step, warm-up first), ``warmup`` and ``short`` (``is_short``,
         called with the first timed step's seconds, said yes and timing stopped there).
     """
-    bs = config.batch_size
-    first = torch.arange(min(bs, len(data)))
-    part = data.subset(first) if isinstance(data, ImageSet) else FeatureSet(data.features[first], data.labels[first],
-                                                                           list(data.classes))
+    part = _first(data, config.batch_size)
     clock = _StepClock(2 if config.compile else 1, max_steps, budget, is_short)
     cfg = replace(config, epochs=clock.warmup + max_steps)  # one batch per epoch: each epoch is one step
     Trainer(model, part, None, cfg, callbacks=[*callbacks, clock], param_groups=param_groups).fit()
@@ -163,14 +160,14 @@ def eval_rate(model, data: ImageSet | FeatureSet, config: TrainConfig, budget: f
     """Images per second of :func:`~cnnlab.training.trainer.evaluate` (``guess``: a first seconds-per-image)."""
     device, amp = pick_device(config.device), autocast_dtype(pick_device(config.device), config.precision)
     n = int(min(len(data), config.eval_batch_size, max(8, budget / max(guess, 1e-9))))
-    part = _head(data, n)
-    evaluate(model, _head(data, min(n, 4)), config.eval_batch_size, device, config.tta, amp)  # warm-up
+    part = _first(data, n)
+    evaluate(model, _first(data, min(n, 4)), config.eval_batch_size, device, config.tta, amp)  # warm-up
     t0 = time.perf_counter()
     evaluate(model, part, config.eval_batch_size, device, config.tta, amp)
     return n / max(time.perf_counter() - t0, 1e-9)
 
 
-def _head(data, n: int):
+def _first(data, n: int):
     idx = torch.arange(min(n, len(data)))
     return data.subset(idx) if isinstance(data, ImageSet) else FeatureSet(data.features[idx], data.labels[idx],
                                                                           list(data.classes))
@@ -200,9 +197,9 @@ def estimate_run(cfg: RunConfig, net: torch.nn.Module, splits: tuple, tcfg: Trai
     start, rss0, hwm0 = time.perf_counter(), rss_bytes(), peak_rss_bytes()
     device = pick_device(tcfg.device)
     rng_devices = [device.index or 0] if device.type == "cuda" else []
+    gpu0 = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    gpu0 = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
     with torch.random.fork_rng(devices=rng_devices):  # the run's random streams stay where they were
         if cfg.model.freeze and feature_cache:
             est = _frozen(cfg, net, splits, tcfg, quick, budget)
@@ -221,37 +218,41 @@ def estimate_run(cfg: RunConfig, net: torch.nn.Module, splits: tuple, tcfg: Trai
     return est
 
 
-def _scratch(cfg, net, splits, tcfg, quick, budget) -> dict | None:
-    """The estimate of a run whose every step runs the whole network (from scratch, or frozen without a cache)."""
+def _images_phase(model, splits, tcfg, budget, quick=False, callbacks=(), groups=None) -> dict | None:
+    """Steps that run the whole network on images (from scratch, fine-tuning, frozen without a cache), timed."""
     train, val, test = splits
-    model, callbacks = copy.deepcopy(net), []
-    if cfg.model.freeze:
-        transfer.freeze_backbone(model)
-        callbacks = [transfer.FrozenBatchNorm()]
+    n_val = len(val) if val is not None else 0
     bs = tcfg.batch_size
     per_epoch, total_steps, num_epochs = _schedule(tcfg.epochs, len(train), bs)
-    evals = (len(val) if val is not None else 0) * num_epochs + len(test)
 
     def is_short(step):  # forward-only evaluation costs about a third of a training step per image
-        return step * total_steps + evals * step / bs / 3 < AUTO_SECONDS
+        return step * total_steps + (n_val * num_epochs + len(test)) * step / bs / 3 < AUTO_SECONDS
 
     base = _base(tcfg)
     with MemoryWatch() as mem:
-        clock = time_steps(model, train, tcfg, budget, callbacks=callbacks, is_short=is_short if quick else None)
+        clock = time_steps(model, train, tcfg, budget, callbacks=callbacks, param_groups=groups,
+                           is_short=is_short if quick else None)
         if clock.short:
             return None
         step = step_seconds(clock)
-        rate = eval_rate(model, val if val is not None and len(val) else test, tcfg, budget / 3, step / bs / 3)
-    val_seconds = (len(val) if val is not None else 0) / rate
-    epoch = per_epoch * step + val_seconds
-    est = {"kind": "frozen, no feature cache" if cfg.model.freeze else "from scratch" if not cfg.model.pretrained
-           else "fine-tuning", "epochs": tcfg.epochs, "steps_per_epoch": per_epoch, "batch_size": bs,
-           "step_seconds": round(step, 5), "val_seconds": round(val_seconds, 3), "epoch_seconds": round(epoch, 3),
-           "eval_images_per_second": round(rate, 1), "test_seconds": round(len(test) / rate, 3),
-           "calibration_steps": len(clock.times)}
-    est["total_seconds"] = round(total_steps * step + num_epochs * val_seconds + est["test_seconds"], 2)
-    est["growth"] = mem.peak - base["rss"]
-    est["gpu_base"] = base["gpu"]
+        rate = eval_rate(model, val if n_val else test, tcfg, budget / 3, step / bs / 3)
+    return {"steps_per_epoch": per_epoch, "batch_size": bs, "step_seconds": round(step, 5),
+            "val_seconds": round(n_val / rate, 3), "epoch_seconds": round(per_epoch * step + n_val / rate, 3),
+            "eval_images_per_second": round(rate, 1), "test_seconds": round(len(test) / rate, 3),
+            "calibration_steps": len(clock.times), "growth": mem.peak - base["rss"], "gpu_base": base["gpu"],
+            "train_seconds": round(total_steps * step + num_epochs * n_val / rate, 3)}
+
+
+def _scratch(cfg, net, splits, tcfg, quick, budget) -> dict | None:
+    """The estimate of a run whose every step runs the whole network."""
+    model = copy.deepcopy(net)
+    if cfg.model.freeze:  # without the feature cache: the frozen backbone runs in every step
+        transfer.freeze_backbone(model)
+    est = _images_phase(model, splits, tcfg, budget, quick, callbacks=[transfer.FrozenBatchNorm()] * cfg.model.freeze)
+    if est is not None:
+        est.update(kind="frozen, no feature cache" if cfg.model.freeze else "from scratch" if not cfg.model.pretrained
+                   else "fine-tuning", epochs=tcfg.epochs,
+                   total_seconds=round(est.pop("train_seconds") + est["test_seconds"], 2))
     return est
 
 
@@ -281,42 +282,37 @@ def _frozen(cfg, net, splits, tcfg, quick, budget) -> dict | None:
         feats = transfer.extract_features(model, train.images[:n], device=device, amp_dtype=amp)  # float32 (n, F)
         rate = n / max(time.perf_counter() - t0, 1e-9)
     growth = (mem.peak - base["rss"]) * max(1.0, 64 / n)  # activations grow with the batch (64 images in the run)
-    rows = sum(todo.values()) or len(train)
-    growth += 2 * rows * feats.shape[1] * 4  # the feature table (float32), twice while it is put together
+    growth += 2 * (sum(todo.values()) or len(train)) * feats.shape[1] * 4  # the float32 feature table, twice as built
     head_epochs = tcfg.epochs if cfg.model.fine_tune is None else min(cfg.model.fine_tune, tcfg.epochs)
-    n_rows = len(train) * views
+    n_rows, n_val = len(train) * views, len(val) if val is not None else 0
     head_cfg = replace(tcfg, augment=None, channels_last=False, precision="fp32",
                        batch_size=min(tcfg.batch_size, max(2, n_rows)))
     reps = math.ceil(head_cfg.batch_size / len(feats))
     fs = FeatureSet(feats.repeat(reps, 1), train.labels[:len(feats)].repeat(reps), list(train.classes))
-    clock = time_steps(copy.deepcopy(net.head), fs, head_cfg, budget / 4)
+    head_step = step_seconds(time_steps(copy.deepcopy(net.head), fs, head_cfg, budget / 4))
     head_rate = eval_rate(copy.deepcopy(net.head), fs, head_cfg, budget / 8, 1e-5)
     per_epoch, head_steps, head_n = _schedule(head_epochs, n_rows, head_cfg.batch_size)
-    n_val = len(val) if val is not None else 0
-    head_epoch = per_epoch * step_seconds(clock) + n_val / head_rate
     features = (todo["train"] + todo.get("val", 0)) / rate
     est = {"kind": "frozen", "epochs": tcfg.epochs, "head_epochs": head_epochs, "steps_per_epoch": per_epoch,
-           "batch_size": head_cfg.batch_size, "step_seconds": round(step_seconds(clock), 6),
-           "val_seconds": round(n_val / head_rate, 4), "epoch_seconds": round(head_epoch, 3),
+           "batch_size": head_cfg.batch_size, "step_seconds": round(head_step, 6),
+           "val_seconds": round(n_val / head_rate, 4),
+           "epoch_seconds": round(per_epoch * head_step + n_val / head_rate, 3),
            "features_images": todo["train"] + todo.get("val", 0), "features_per_second": round(rate, 1),
            "features_seconds": round(features, 2), "eval_images_per_second": round(rate, 1),
-           "test_seconds": round(todo["test"] / rate, 2), "calibration_steps": len(clock.times)}
-    total = features + head_steps * step_seconds(clock) + head_n * n_val / head_rate
+           "test_seconds": round(todo["test"] / rate, 2), "growth": growth, "gpu_base": base["gpu"]}
+    total = features + head_steps * head_step + head_n * n_val / head_rate
     if cfg.model.fine_tune is not None and tcfg.epochs > head_epochs:  # the last blocks train on the images
         tuned = copy.deepcopy(net)
         transfer.freeze_backbone(tuned)
-        groups = [{"params": list(tuned.head.parameters())}, {"params": transfer.unfreeze_last(tuned), "lr_scale": 0.1}]
-        ft = replace(tcfg, epochs=tcfg.epochs - head_epochs)
-        ft_clock = time_steps(tuned, train, ft, budget, callbacks=[transfer.FrozenBatchNorm()], param_groups=groups)
-        ft_rate = eval_rate(tuned, val if n_val else test, ft, budget / 3, step_seconds(ft_clock) / ft.batch_size / 3)
-        ft_per_epoch, ft_steps, ft_n = _schedule(ft.epochs, len(train), ft.batch_size)
-        est["fine_tune_epoch_seconds"] = round(ft_per_epoch * step_seconds(ft_clock) + n_val / ft_rate, 3)
-        est["test_seconds"] = round(len(test) / ft_rate, 2)  # a fine-tuned backbone is scored on the images
-        total += ft_steps * step_seconds(ft_clock) + ft_n * n_val / ft_rate
-        est["calibration_steps"] += len(ft_clock.times)
+        groups = [{"params": list(tuned.head.parameters())},
+                  {"params": transfer.unfreeze_last(tuned), "lr_scale": transfer.FINE_TUNE_LR_SCALE}]
+        ft = _images_phase(tuned, splits, replace(tcfg, epochs=tcfg.epochs - head_epochs), budget,
+                           callbacks=[transfer.FrozenBatchNorm()], groups=groups)
+        est["fine_tune_epoch_seconds"] = ft["epoch_seconds"]
+        est["test_seconds"] = ft["test_seconds"]  # a fine-tuned backbone is scored on the images
+        est["growth"] = max(growth, ft["growth"])
+        total += ft["train_seconds"]
     est["total_seconds"] = round(total + est["test_seconds"], 2)
-    est["growth"] = growth
-    est["gpu_base"] = base["gpu"]
     return est
 
 
@@ -455,17 +451,10 @@ def emit_estimate(cfg: RunConfig, net: torch.nn.Module, splits: tuple, tcfg: Tra
 
 
 def dry_run(config: RunConfig, build_model, on_event=None, feature_cache: bool = True) -> dict:
-    """The estimate of a run without the run (``cnnlab train --dry-run``): load, build, time, write nothing.
+    """The estimate of a run without the run (``cnnlab train --dry-run``): load, build, time, write no run folder.
 
-    Args:
-        config: a validated run configuration.
-        build_model: the run's own model builder (:func:`cnnlab.training.run.build_model`; passed in because
-            that module calls this one).
-        on_event: receives the stage events of data decoding and the estimate event.
-        feature_cache: as for ``cnnlab.train``.
-
-    Returns:
-        The estimate event dict.
+    ``build_model`` is :func:`cnnlab.training.run.build_model` (passed in: that module imports this one);
+    ``on_event`` receives the data's stage events and the estimate event, which is also returned.
     """
     emit = on_event or (lambda e: None)
     info = model_info(config.model.name)
