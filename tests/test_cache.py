@@ -3,6 +3,7 @@
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -21,13 +22,15 @@ def umask_022():
 
 
 def folder_caches():
-    return sorted((cache_dir() / "folders").glob("*.npz"))
+    return sorted((cache_dir() / "folders").glob("*.cache"))
 
 
 def test_cache_files_are_written_0644(photo_folder, umask_022):
     decode_folder(photo_folder, 16, progress=False)
     (path,) = folder_caches()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # np.savez via mkstemp gave 0600
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755  # mkdtemp makes 0700
+    assert sorted(f.name for f in path.iterdir()) == ["images.npy", "labels.npy", "meta.json"]
+    assert {stat.S_IMODE(f.stat().st_mode) for f in path.iterdir()} == {0o644}
 
 
 def test_a_changed_folder_replaces_its_old_cache(photo_folder):
@@ -51,9 +54,10 @@ def test_other_settings_and_other_folders_keep_their_caches(photo_folder, tmp_pa
 def test_a_damaged_cache_file_is_decoded_again(photo_folder):
     a = decode_folder(photo_folder, 16, progress=False)[0]
     (path,) = folder_caches()
-    path.write_bytes(b"PK\x03\x04 half a zip")
+    (path / "images.npy").unlink()  # a new, damaged file (``a`` still maps the old one: never change it in place)
+    (path / "images.npy").write_bytes(b"\x93NUMPY half a file")
     b = decode_folder(photo_folder, 16, progress=False)[0]
-    assert (a == b).all() and folder_caches() == [path] and path.stat().st_size > 1000
+    assert (a == b).all() and folder_caches() == [path] and (path / "images.npy").stat().st_size > 1000
 
 
 def test_summary_names_each_file_and_clear_frees_the_bytes(photo_folder):
@@ -68,7 +72,8 @@ def test_summary_names_each_file_and_clear_frees_the_bytes(photo_folder):
     assert [r["kind"] for r in rows] == ["folders", "features", "downloads"]
     folder_row = rows[0]
     assert folder_row["what"] == f"{photo_folder.resolve()}: 48 images at 16 px (channels 3, fit crop)"
-    assert folder_row["bytes"] == os.path.getsize(folder_row["path"]) > 48 * 3 * 16 * 16
+    folder_files = list(Path(folder_row["path"]).iterdir())
+    assert folder_row["bytes"] == sum(f.stat().st_size for f in folder_files) > 48 * 3 * 16 * 16
     assert rows[1] == {"kind": "features", "path": str(features / "abc.safetensors"), "bytes": 1000,
                        "what": "backbone features of a transfer run"}
     freed = clear_cache()  # folders and features; downloads stay
@@ -99,3 +104,15 @@ def test_older_cache_files_are_listed_but_not_guessed(tmp_path):
     (row,) = cache_summary("folders")
     assert "older cnnlab" in row["what"]
     assert cache.clear_cache("folders") == 3
+
+
+def test_a_stale_half_written_folder_cache_is_cleared(tmp_path):
+    d = cache_dir() / "folders"
+    stale = d / ".abc-def.cache.x1.tmp"
+    stale.mkdir(parents=True)
+    (stale / "images.npy").write_bytes(b"z" * 7)
+    os.utime(stale / "images.npy", (1_000_000_000, 1_000_000_000))
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    (row,) = cache_summary("folders")
+    assert row["bytes"] == 7 and "unfinished" in row["what"]
+    assert clear_cache("folders") == 7 and not stale.exists()

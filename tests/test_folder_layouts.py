@@ -172,11 +172,22 @@ def test_too_little_memory_is_refused_before_decoding_with_a_size_that_fits(tmp_
     root = make_tree(tmp_path / "p", {"a": 10, "b": 10})
     monkeypatch.setattr(folder, "available_memory", lambda: 2_000_000)  # 2 MB free, 1 MB may be used
     no_decoding(monkeypatch)
-    with pytest.raises(DataError) as e:
-        load_dataset(f"folder:{root}", "train", image_size=512, progress=False)
+    with pytest.raises(DataError) as e:  # not cached: the decoded photos must fit in memory
+        load_folder(root, "train", image_size=512, progress=False, use_cache=False)
     msg = str(e.value)
     # 20 photos x 3 x 512 x 512 = 15.7 MB; 1 MB fits 20 x 3 x 128 x 128 = 983,040 bytes
-    assert "needs 16 MB" in msg and "image_size=128 or smaller" in msg
+    assert "needs 16 MB" in msg and "image_size=128 or smaller" in msg and "cache" in msg
+    monkeypatch.setattr(folder, "free_disk", lambda path: 10_000_000)  # cached, but no disk for it either
+    with pytest.raises(DataError) as e:
+        load_dataset(f"folder:{root}", "train", image_size=512, progress=False)
+    assert "needs 16 MB" in str(e.value)
+
+
+def test_a_cached_folder_may_be_larger_than_the_memory(tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "p", {"a": 10, "b": 10})
+    monkeypatch.setattr(folder, "available_memory", lambda: 2_000_000)  # the same 2 MB as above
+    data = load_dataset(f"folder:{root}", "train", image_size=512, progress=False)  # 15.7 MB, on disk
+    assert len(data) == 16 and data.images[0].shape == (3, 512, 512) and data.notes == []
 
 
 def test_memory_check_passes_when_the_images_fit(tmp_path, monkeypatch):

@@ -1,12 +1,16 @@
 """cnnlab's disk cache: decoded photo folders, transfer features and downloads.
 
     cache_dir()/
-      folders/    decoded photo folders, one .npz per folder and settings (only the newest is kept)
+      folders/    decoded photo folders, one <key>.cache/ folder per photo folder and settings (only the
+                  newest is kept): images.npy (uint8 (N, C, H, W), memory-mapped when read), labels.npy,
+                  meta.json (classes, unreadable files, a record of what it holds); .npz files are an
+                  older cnnlab's and are only listed and cleared
       features/   backbone features of transfer runs (.safetensors, written by training/transfer.py)
       fashion-mnist/  the downloaded Fashion-MNIST files (kind "downloads")
 
 Every file is written atomically with normal permissions (0644 under the usual umask), so a
-killed run never leaves half a cache file and other users of the machine can share it.
+killed run never leaves half a cache file and other users of the machine can share it. A folder
+cache is written into a hidden ``.<key>.cache.<n>.tmp/`` folder and renamed when complete.
 
 >>> import os, tempfile
 >>> os.environ["CNNLAB_HOME"] = tempfile.mkdtemp()  # a private cache for this example
@@ -22,18 +26,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from cnnlab.data.imageset import MappedImages
 from cnnlab.errors import ConfigError
-from cnnlab.files import atomic_write
 
-CACHE_VERSION = "3"  # 3: file names start with the folder's own key; an info record names the folder
-# kind -> (subfolder of cache_dir(), file name patterns it may hold); clear_cache deletes nothing else
+CACHE_VERSION = "4"  # 4: a folder of .npy files (memory-mapped) instead of one .npz; 3: keyed names, info record
+# kind -> (subfolder of cache_dir(), file and folder name patterns it may hold); clear_cache deletes nothing else
 KINDS = {
-    "folders": ("folders", ("*.npz", ".*.tmp")),
+    "folders": ("folders", ("*.cache", "*.npz", ".*.tmp")),
     "features": ("features", ("*.safetensors", ".*.tmp")),
     "downloads": ("fashion-mnist", ("*.gz", "*.part")),
 }
@@ -57,70 +63,193 @@ def cache_dir() -> Path:
 
 # ---------------------------------------------------------------- folder caches
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def folder_prefix(root: Path, settings: str) -> str:
     """The part of a cache file name that says which folder and settings it holds (not the contents)."""
     return hashlib.blake2b(f"{CACHE_VERSION}|{root}|{settings}".encode(), digest_size=8).hexdigest()
 
 
 def folder_cache_path(root: Path, settings: str, content_key: str) -> Path:
-    """``folders/<folder+settings>-<contents>.npz``: a changed photo gives a new name, same prefix."""
-    return cache_dir() / "folders" / f"{folder_prefix(root, settings)}-{content_key}.npz"
+    """``folders/<folder+settings>-<contents>.cache``: a changed photo gives a new name, same prefix."""
+    return cache_dir() / "folders" / f"{folder_prefix(root, settings)}-{content_key}.cache"
 
 
-def save_folder_cache(path: Path, images: np.ndarray, labels: np.ndarray, classes: list[str],
-                      skipped: list[tuple[str, str]], info: dict) -> list[Path]:
-    """Write a decoded folder atomically (mode 0644) and remove older caches of the same folder.
+class FolderCacheWriter:
+    """Writes a decoded folder into the cache one image at a time, never holding all images in memory.
+
+    The images go into ``images.npy`` (uint8 ``(N, C, H, W)``, a standard NumPy file) inside a hidden
+    temporary folder, written with ``os.pwrite`` so the written pages belong to the system's file cache
+    and not to this process; :meth:`finish` adds the labels and meta.json and renames the folder into
+    place. Used as a context manager, an error (or Ctrl-C) removes the temporary folder, and a killed
+    process leaves only a hidden ``.tmp`` folder that is never read (``cnnlab cache clear`` removes it).
 
     Args:
         path: from :func:`folder_cache_path`.
-        images: uint8 ``(N, C, H, W)``.
-        labels: int64 ``(N,)``.
-        classes: class names.
-        skipped: ``(path, reason)`` of unreadable files.
-        info: a small JSON-able record shown by :func:`cache_summary`: ``folder``, ``images`` (count),
-            ``image_size``, ``channels`` and ``fit``.
-
-    Returns:
-        The older cache files that were removed.
+        shape: ``(N, C, H, W)`` with N the number of files (readable or not).
     """
-    def write(f):
-        np.savez(f, images=images, labels=labels, classes=np.asarray(classes, dtype=str),
-                 skipped_paths=np.asarray([s[0] for s in skipped], dtype=str),
-                 skipped_reasons=np.asarray([s[1] for s in skipped], dtype=str),
-                 info=np.asarray(json.dumps(info)))
 
-    atomic_write(path, write)
+    def __init__(self, path: Path, shape: tuple[int, int, int, int]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.shape = path, tuple(int(v) for v in shape)
+        self.tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        os.chmod(self.tmp, 0o777 & ~_umask())
+        images = np.lib.format.open_memmap(self.tmp / "images.npy", mode="w+", dtype=np.uint8, shape=self.shape)
+        self.offset = images.offset  # where row 0 starts: after the .npy header
+        del images
+        self.row = int(np.prod(self.shape[1:]))
+        self.fd = os.open(self.tmp / "images.npy", os.O_RDWR)
+
+    def write(self, i: int, image: np.ndarray) -> None:
+        """Store image ``i`` (uint8 ``(C, H, W)``)."""
+        os.pwrite(self.fd, np.ascontiguousarray(image, np.uint8).tobytes(), self.offset + i * self.row)
+
+    def read(self, i: int, n: int) -> np.ndarray:
+        """Images ``i .. i + n - 1`` written so far (uint8 ``(n, C, H, W)``)."""
+        data = os.pread(self.fd, n * self.row, self.offset + i * self.row)
+        return np.frombuffer(data, np.uint8).reshape(n, *self.shape[1:])
+
+    def finish(self, n: int, labels: np.ndarray, classes: list[str], skipped: list[tuple[str, str]], info: dict,
+               channels: int | None = None) -> list[Path]:
+        """Keep the first ``n`` images (and only ``channels`` of their channels), write the rest, rename into place.
+
+        Args:
+            n: images written (the files that could not be read leave no row).
+            labels, classes, skipped: as :func:`load_folder_cache` returns them.
+            info: a small JSON-able record shown by :func:`cache_summary`: ``folder``, ``images`` (count),
+                ``image_size``, ``channels`` and ``fit``.
+            channels: keep only the first ``channels`` channels (1: the images were all gray).
+
+        Returns:
+            The older caches of the same folder and settings that were removed.
+        """
+        name = self.tmp / "images.npy"
+        _, c, h, w = self.shape
+        if channels is not None and channels != c:  # all gray: a one-channel copy, a chunk at a time
+            out = np.lib.format.open_memmap(self.tmp / "gray.npy", mode="w+", dtype=np.uint8, shape=(n, channels, h, w))
+            offset = out.offset
+            del out
+            fd = os.open(self.tmp / "gray.npy", os.O_RDWR)
+            step = max(1, 2**26 // self.row)
+            for i in range(0, n, step):
+                k = min(step, n - i)
+                os.pwrite(fd, np.ascontiguousarray(self.read(i, k)[:, :channels]).tobytes(),
+                          offset + i * channels * h * w)
+            os.close(fd)
+            os.close(self.fd)
+            os.replace(self.tmp / "gray.npy", name)
+            self.fd = os.open(name, os.O_RDWR)
+        elif n != self.shape[0]:  # some files were unreadable: shrink the header's N and the file
+            _rewrite_count(self.fd, self.offset, n, (c, h, w))
+            os.ftruncate(self.fd, self.offset + n * self.row)
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = None
+        np.save(self.tmp / "labels.npy", np.asarray(labels, np.int64))
+        meta = {"classes": list(classes), "skipped": [list(s) for s in skipped], "info": info}
+        (self.tmp / "meta.json").write_text(json.dumps(meta))
+        for f in self.tmp.iterdir():
+            os.chmod(f, 0o666 & ~_umask())
+        if self.path.exists():  # another run wrote the same cache meanwhile: keep theirs
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            os.rename(self.tmp, self.path)
+        return remove_older(self.path)
+
+    def abort(self) -> None:
+        """Remove the temporary folder (nothing was cached)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is not None:
+            self.abort()
+        return False
+
+
+def _rewrite_count(fd: int, offset: int, n: int, rest: tuple[int, int, int]) -> None:
+    """Write a .npy header saying ``n`` images, padded to the old header's length so the data stays put."""
+    header = repr({"descr": "|u1", "fortran_order": False, "shape": (n, *rest)})
+    magic = os.pread(fd, 8, 0)
+    size = 4 if magic[6] >= 2 else 2  # version 1.0 stores the header length in 2 bytes, later ones in 4
+    room = offset - 8 - size
+    text = header.ljust(room - 1) + "\n"
+    if len(text) != room:
+        raise ValueError("no room in the .npy header")
+    os.pwrite(fd, magic + room.to_bytes(size, "little") + text.encode("latin1"), 0)
+
+
+def remove_older(path: Path) -> list[Path]:
+    """Remove the other caches of ``path``'s folder and settings (same prefix); returns them."""
     prefix = path.name.split("-")[0]
     removed = []
-    for old in path.parent.glob(f"{prefix}-*.npz"):
-        if old != path:
-            old.unlink(missing_ok=True)
+    for old in path.parent.glob(f"{prefix}-*"):
+        if old != path and old.suffix in (".cache", ".npz"):
+            _remove(old)
             removed.append(old)
     return removed
 
 
 def load_folder_cache(path: Path):
-    """``(images, labels, classes, skipped)`` from a file written by :func:`save_folder_cache`."""
-    with np.load(path, allow_pickle=False) as z:
-        skipped = list(zip(z["skipped_paths"].tolist(), z["skipped_reasons"].tolist(), strict=True))
-        return z["images"], z["labels"], z["classes"].tolist(), skipped
+    """``(images, labels, classes, skipped)`` from a folder written by :class:`FolderCacheWriter`.
+
+    ``images`` is a :class:`MappedImages` over ``images.npy``: nothing is read until it is indexed.
+
+    Raises:
+        OSError, ValueError, KeyError: a damaged or incomplete cache.
+    """
+    meta = json.loads((path / "meta.json").read_text())
+    labels = np.load(path / "labels.npy", allow_pickle=False)
+    images = MappedImages(path / "images.npy")
+    if len(images) != len(labels):
+        raise ValueError(f"{path}: {len(images)} images but {len(labels)} labels")
+    return images, labels, list(meta["classes"]), [tuple(s) for s in meta["skipped"]]
 
 
 def _folder_info(path: Path) -> str:
     try:
-        with np.load(path, allow_pickle=False) as z:
-            i = json.loads(str(z["info"]))
+        if path.is_dir():
+            i = json.loads((path / "meta.json").read_text())["info"]
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                i = json.loads(str(z["info"]))
         size = f"{i['image_size']} px" if i["image_size"] else "their own size"
         return f"{i['folder']}: {i['images']:,} images at {size} (channels {i['channels']}, fit {i['fit']})"
-    except (KeyError, OSError, ValueError):
+    except (KeyError, OSError, ValueError, TypeError):
         return "a photo folder decoded by an older cnnlab (which folder is not recorded)"
 
 
 # ---------------------------------------------------------------- summary and clearing
 
+def _parts(p: Path) -> list[Path]:
+    """The files of a cache entry: itself, or the files of a folder entry."""
+    return [f for f in p.iterdir() if f.is_file() and not f.is_symlink()] if p.is_dir() else [p]
+
+
+def _size(p: Path) -> int:
+    return sum(f.stat().st_size for f in _parts(p))
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
 def _in_use(p: Path) -> bool:
     """A temporary file written in the last minutes may belong to a running writer: leave it."""
-    return p.name.endswith((".tmp", ".part")) and time.time() - p.stat().st_mtime < FRESH_SECONDS
+    newest = max([p.stat().st_mtime] + [f.stat().st_mtime for f in _parts(p)])
+    return p.name.endswith((".tmp", ".part")) and time.time() - newest < FRESH_SECONDS
 
 
 def _files(kind: str) -> list[Path]:
@@ -128,7 +257,8 @@ def _files(kind: str) -> list[Path]:
     d = cache_dir() / sub
     if not d.is_dir():
         return []
-    return sorted({p for pattern in patterns for p in d.glob(pattern) if p.is_file() and not p.is_symlink()})
+    entries = {p for pattern in patterns for p in d.glob(pattern) if not p.is_symlink()}
+    return sorted(p for p in entries if p.is_file() or (p.is_dir() and kind == "folders"))
 
 
 def _what(kind: str, p: Path) -> str:
@@ -152,7 +282,7 @@ def _check_kind(kind: str | None) -> tuple[str, ...]:
 
 
 def cache_summary(kind: str | None = "all") -> list[dict]:
-    """Every file in the cache, for ``cnnlab cache``.
+    """Every file in the cache (a folder cache's folder counts as one entry), for ``cnnlab cache``.
 
     Args:
         kind: "folders", "features", "downloads", "all" (default), or None (folders and features).
@@ -171,7 +301,7 @@ def cache_summary(kind: str | None = "all") -> list[dict]:
     rows = []
     for k in _check_kind(kind):
         for p in _files(k):
-            rows.append({"kind": k, "path": str(p), "bytes": p.stat().st_size, "what": _what(k, p)})
+            rows.append({"kind": k, "path": str(p), "bytes": _size(p), "what": _what(k, p)})
     return rows
 
 
@@ -200,7 +330,7 @@ def clear_cache(kind: str | None = None) -> int:
         for p in _files(k):
             if _in_use(p):
                 continue
-            size = p.stat().st_size
-            p.unlink(missing_ok=True)
+            size = _size(p)
+            _remove(p)
             freed += size
     return freed

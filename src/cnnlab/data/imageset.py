@@ -1,10 +1,13 @@
-"""ImageSet: the one currency of cnnlab — a whole data set in memory as uint8.
+"""ImageSet: the one currency of cnnlab — a whole data set as uint8, in memory or memory-mapped.
 
-    images  uint8 tensor (N, C, H, W)
+    images  uint8 tensor (N, C, H, W), or MappedImages: the same shape in a .npy file on disk
     labels  int64 tensor (N,)
     classes list of N_classes names
 
-Batches are index slices (``images[idx]``); no per-image Python in the training loop.
+Batches are index slices (``images[idx]``); no per-image Python in the training loop. A photo folder
+decoded into the cache is not copied into memory: its ImageSet holds :class:`MappedImages`, a view
+(file + index array) whose ``images[idx]`` reads just those images, so splits and subsets are views
+of one file and only batches are ever in memory.
 
 >>> import torch
 >>> from cnnlab.data.imageset import ImageSet
@@ -22,12 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from cnnlab.data.mapped import MappedImages
 from cnnlab.errors import ConfigError, DataError
 
 TEST_FRACTION = 0.2  # held-out share for sources that ship no test split (digits, folders)
 SPLIT_SEED = 1234  # fixed: the test split of a source never changes between runs
-
-
 @dataclass
 class ImageSet:
     """A data set held in memory: uint8 images, int64 labels and the class names.
@@ -48,7 +50,7 @@ class ImageSet:
         DataError: if the arrays have the wrong type or shape, or a label names no class.
     """
 
-    images: torch.Tensor  # uint8 (N, C, H, W)
+    images: torch.Tensor | MappedImages  # uint8 (N, C, H, W)
     labels: torch.Tensor  # int64 (N,)
     classes: list[str]
     source: str = ""
@@ -56,7 +58,7 @@ class ImageSet:
     notes: list[str] = field(default_factory=list)  # warnings for the user, e.g. a class too small to test
 
     def __post_init__(self):
-        if not isinstance(self.images, torch.Tensor):
+        if not isinstance(self.images, (torch.Tensor, MappedImages)):
             self.images = torch.from_numpy(np.ascontiguousarray(self.images))
         if not isinstance(self.labels, torch.Tensor):
             self.labels = torch.from_numpy(np.asarray(self.labels))
@@ -93,9 +95,13 @@ class ImageSet:
         return tuple(self.images.shape[2:])
 
     def subset(self, idx) -> ImageSet:
-        """The images at ``idx``, with the same classes, source, skipped files and notes."""
+        """The images at ``idx``, with the same classes, source, skipped files and notes.
+
+        Memory-mapped images give a view of the same file (nothing is read); in-memory ones a copy.
+        """
         idx = torch.as_tensor(idx, dtype=torch.int64)
-        return ImageSet(self.images[idx], self.labels[idx], list(self.classes), self.source,
+        images = self.images.take(idx) if isinstance(self.images, MappedImages) else self.images[idx]
+        return ImageSet(images, self.labels[idx], list(self.classes), self.source,
                         list(self.skipped), list(self.notes))
 
     def class_counts(self) -> list[int]:
@@ -214,9 +220,11 @@ def merge_notes(*sets: ImageSet) -> list[str]:
     return list(dict.fromkeys(n for s in sets if s is not None for n in s.notes))
 
 
-def channel_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[list[float], list[float]]:
-    """Per-channel mean/std of uint8 images (N, C, H, W), in float64, chunked to bound memory."""
+def channel_stats(images, chunk: int | None = None) -> tuple[list[float], list[float]]:
+    """Per-channel mean/std of uint8 images (N, C, H, W) (a tensor or MappedImages), in float64, chunked to
+    bound memory: ``chunk`` images at a time (default: about 4 million values, 32 MB of float64)."""
     n, c = images.shape[:2]
+    chunk = chunk or max(1, 2**22 // max(1, int(np.prod(images.shape[1:]))))
     s = torch.zeros(c, dtype=torch.float64)
     s2 = torch.zeros(c, dtype=torch.float64)
     for i in range(0, n, chunk):

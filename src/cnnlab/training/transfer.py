@@ -9,6 +9,10 @@ With augmentation on, the cache holds ``views`` augmented versions of each image
 original). The head then trains on all views; this keeps most of augmentation's benefit for a
 fixed cost of ``views`` backbone passes per image, instead of one per image per epoch.
 
+Images that live on disk (a cached photo folder, :class:`cnnlab.data.imageset.MappedImages`) are
+read a batch at a time, flipped and augmented a batch at a time: the features of a folder larger
+than the memory are computed with one batch of images in memory.
+
 ``fine_tune=N``: after N epochs on the cache, the last blocks are unfrozen and trained on the
 images (with augmentation) at a tenth of the head's learning rate for the remaining epochs.
 """
@@ -28,7 +32,7 @@ from cnnlab.config import resolve_training
 from cnnlab.data.augment import parse_augment
 from cnnlab.data.cache import cache_dir
 from cnnlab.data.features import FeatureSet
-from cnnlab.data.imageset import ImageSet
+from cnnlab.data.imageset import ImageSet, MappedImages
 from cnnlab.device import autocast_dtype, pick_device
 from cnnlab.files import load_tensors, save_tensors
 from cnnlab.training.trainer import TrainConfig, Trainer, TrainResult, predict_logits, step_seed
@@ -77,32 +81,37 @@ class FrozenBatchNorm:
 def _digest(*parts) -> str:
     h = hashlib.blake2b(digest_size=16)
     for p in parts:
-        if torch.is_tensor(p):
+        if isinstance(p, MappedImages):  # the cache file's name already hashes the photos: no need to read them
+            h.update(f"mapped|{p.fingerprint()}".encode())
+        elif torch.is_tensor(p):
             h.update(p.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
         else:
             h.update(repr(p).encode())
     return h.hexdigest()
 
 
-def cache_key(model: nn.Module, data: ImageSet, augment: str | None, views: int) -> str:
+def cache_key(model: nn.Module, data: ImageSet, augment: str | None, views: int, flip: bool = False) -> str:
     """Changes whenever the images, the labels, the backbone weights or the preprocessing change."""
     weights = _digest(*[v for v in model.backbone.state_dict().values()])
-    return _digest(data.images, data.labels, weights, model.pretrained_cfg, augment, views)
+    return _digest(data.images, data.labels, weights, model.pretrained_cfg, augment, views,
+                   *(["mirrored"] if flip else []))
 
 
-def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device=None,
+def extract_features(model: nn.Module, images: torch.Tensor | MappedImages, batch_size: int = 64, device=None,
                      amp_dtype=None, on_event: Callable[[dict], None] | None = None,
-                     stage: str = "features") -> torch.Tensor:
-    """Backbone features for uint8 images, in eval mode.
+                     stage: str = "features", transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+                     ) -> torch.Tensor:
+    """Backbone features for uint8 images, in eval mode, one batch of images in memory at a time.
 
     Args:
         model: a pretrained classifier with ``forward_features`` (and ``backbone.num_features``).
-        images: uint8 (N, C, H, W).
+        images: uint8 (N, C, H, W): a tensor or memory-mapped images.
         batch_size: images per forward pass.
         device: where to compute (default cpu).
         amp_dtype: autocast dtype (None: float32).
         on_event: called with ``{"event": "stage", "stage": stage, "done": i, "total": N}`` as batches finish.
         stage: the stage's name in those events.
+        transform: applied to each uint8 batch before the backbone (a flip, an augmentation).
 
     Returns:
         float32 (N, F) on the CPU.
@@ -113,7 +122,8 @@ def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 6
     model.eval().to(memory_format=torch.channels_last)  # ~1.8x faster on CPU with bf16 (measured at 224x224)
     out = []
     for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+        x = images[i:i + batch_size]
+        x = (transform(x) if transform else x).to(device).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             f = model.forward_features(x)
         out.append(f.float().cpu())
@@ -126,7 +136,7 @@ def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 6
 
 def cached_features(model, data: ImageSet, augment: str | None = None, views: int = 1, seed: int = 0,
                     device=None, amp_dtype=None, on_event: Callable[[dict], None] | None = None,
-                    use_cache: bool = True) -> FeatureSet:
+                    use_cache: bool = True, flip: bool = False) -> FeatureSet:
     """Features of ``data`` (and of ``views - 1`` augmented copies), from the disk cache when possible.
 
     Args:
@@ -138,28 +148,46 @@ def cached_features(model, data: ImageSet, augment: str | None = None, views: in
         device, amp_dtype: where and in which precision to run the backbone.
         on_event: receives stage events while features are computed.
         use_cache: read and write ``cache_dir()/features``.
+        flip: the features of the mirrored images (test-time augmentation).
+
+    Memory-mapped images are augmented a batch at a time (the extra views' random draws then differ from
+    those of the same images in memory, which are augmented all at once; both come from ``seed``).
 
     Returns:
         A FeatureSet with ``views * len(data)`` rows.
     """
     views = views if augment else 1
-    path = cache_dir() / "features" / f"{cache_key(model, data, augment, views)}.safetensors"
+    path = cache_dir() / "features" / f"{cache_key(model, data, augment, views, flip)}.safetensors"
     if use_cache and path.is_file():
         t = load_tensors(path)
         return FeatureSet(t["features"], t["labels"], list(data.classes))
     pipeline = parse_augment(augment)
     feats, labels = [], []
+    mapped = isinstance(data.images, MappedImages)
     for v in range(views):
-        images = data.images
+        images, steps = data.images, [(lambda x: x.flip(-1))] if flip else []
         if v > 0:
-            images = pipeline(images, generator=torch.Generator().manual_seed(step_seed(seed, -1000 - v)))
+            g = torch.Generator().manual_seed(step_seed(seed, -1000 - v))
+            if mapped:  # a batch at a time: never the whole (augmented) set in memory
+                steps.append(lambda x, g=g: pipeline(x, generator=g))
+            else:
+                images = pipeline(images, generator=g)
         feats.append(extract_features(model, images, device=device, amp_dtype=amp_dtype, on_event=on_event,
-                                      stage=f"features (view {v + 1}/{views})" if views > 1 else "features"))
+                                      stage=f"features (view {v + 1}/{views})" if views > 1 else "features",
+                                      transform=_chain(steps)))
         labels.append(data.labels)
     fs = FeatureSet(torch.cat(feats), torch.cat(labels), list(data.classes))
     if use_cache:
         save_tensors(path, {"features": fs.features, "labels": fs.labels})
     return fs
+
+
+def _chain(steps: list) -> Callable | None:
+    def run(x):
+        for step in steps:
+            x = step(x)
+        return x
+    return run if steps else None
 
 
 class _HeadOnly(nn.Module):
@@ -190,10 +218,9 @@ def evaluate_frozen(model, data: ImageSet, batch_size: int = 1024, device=None, 
     Returns:
         ``{"accuracy", "loss", "predictions", "probabilities"}``, as ``evaluate`` returns them.
     """
-    views = [data] + ([ImageSet(data.images.flip(-1), data.labels, list(data.classes))] if tta else [])
     head = _HeadOnly(model.head)
-    logits = [predict_logits(head, cached_features(model, v, None, 1, 0, device, amp_dtype).features, batch_size,
-                             device, False, amp_dtype) for v in views]
+    logits = [predict_logits(head, cached_features(model, data, None, 1, 0, device, amp_dtype, flip=flip).features,
+                             batch_size, device, False, amp_dtype) for flip in ((False, True) if tta else (False,))]
     scores = logits[0] if not tta else (logits[0].log_softmax(1) + logits[1].log_softmax(1)) / 2
     labels = data.labels
     pred = scores.argmax(1)
