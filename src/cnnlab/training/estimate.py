@@ -36,7 +36,7 @@ from cnnlab.config import RunConfig, TrainConfig, resolve_training
 from cnnlab.data.cache import cache_dir
 from cnnlab.data.features import FeatureSet
 from cnnlab.data.folder import available_memory
-from cnnlab.data.imageset import READ_WINDOW, ImageSet, MappedImages
+from cnnlab.data.imageset import ImageSet, MappedImages
 from cnnlab.data.sources import get_source
 from cnnlab.data.splits import load_splits
 from cnnlab.device import autocast_dtype, pick_device
@@ -161,7 +161,7 @@ def eval_rate(model, data: ImageSet | FeatureSet, config: TrainConfig, budget: f
     device, amp = pick_device(config.device), autocast_dtype(pick_device(config.device), config.precision)
     n = int(min(len(data), config.eval_batch_size, max(8, budget / max(guess, 1e-9))))
     part = _first(data, n)
-    evaluate(model, _first(data, min(n, 4)), config.eval_batch_size, device, config.tta, amp)  # warm-up
+    evaluate(model, part, config.eval_batch_size, device, config.tta, amp)  # warm-up: kernels are set up per shape
     t0 = time.perf_counter()
     evaluate(model, part, config.eval_batch_size, device, config.tta, amp)
     return n / max(time.perf_counter() - t0, 1e-9)
@@ -271,17 +271,19 @@ def _frozen(cfg, net, splits, tcfg, quick, budget) -> dict | None:
     device = pick_device(tcfg.device)
     amp = autocast_dtype(device, tcfg.precision)
     base = _base(tcfg)
-    with MemoryWatch() as mem:
-        t0 = time.perf_counter()
-        transfer.extract_features(model, train.images[:2], device=device, amp_dtype=amp)  # warm-up
-        first = (time.perf_counter() - t0) / 2
-        if quick and sum(todo.values()) * first < AUTO_SECONDS:
+    with MemoryWatch() as small:  # 2 images, then twice a batch of 16 (timed the second time: kernels are set up
+        t0 = time.perf_counter()    # per shape, and below ~8 images a batch costs more per image than 64 do)
+        transfer.extract_features(model, train.images[:2], device=device, amp_dtype=amp)
+        if quick and sum(todo.values()) * (time.perf_counter() - t0) / 2 < AUTO_SECONDS:
             return None
-        n = int(min(len(train), 64, max(4, budget / first)))
+    n = min(len(train), 16)
+    with MemoryWatch() as mem:
+        transfer.extract_features(model, train.images[:n], device=device, amp_dtype=amp)
         t0 = time.perf_counter()
         feats = transfer.extract_features(model, train.images[:n], device=device, amp_dtype=amp)  # float32 (n, F)
         rate = n / max(time.perf_counter() - t0, 1e-9)
-    growth = (mem.peak - base["rss"]) * max(1.0, 64 / n)  # activations grow with the batch (64 images in the run)
+    g2, g16 = small.peak - base["rss"], max(small.peak, mem.peak) - base["rss"]
+    growth = g16 + max(0, g16 - g2) / max(1, n - 2) * (min(len(train), 64) - n)  # the run's batches hold 64 images
     growth += 2 * (sum(todo.values()) or len(train)) * feats.shape[1] * 4  # the float32 feature table, twice as built
     head_epochs = tcfg.epochs if cfg.model.fine_tune is None else min(cfg.model.fine_tune, tcfg.epochs)
     n_rows, n_val = len(train) * views, len(val) if val is not None else 0
@@ -331,10 +333,11 @@ def _base(tcfg: TrainConfig) -> dict:
 
 def _mapped_bytes(splits) -> int:
     """Pages of memory-mapped photo folders the run will read (each map keeps at most READ_WINDOW of them)."""
+    window = sys.modules[MappedImages.__module__].READ_WINDOW  # the module that hands the pages back says how many
     maps = {}
     for data in splits:
         if data is not None and isinstance(data.images, MappedImages):
-            maps[id(data.images.mapping)] = min(data.images.mapping.array.nbytes, READ_WINDOW)
+            maps[id(data.images.mapping)] = min(data.images.mapping.array.nbytes, window)
     return sum(maps.values())
 
 
