@@ -23,6 +23,7 @@ A long or big run gets concrete suggestions: a smaller ``--image-size`` (photo f
 from __future__ import annotations
 
 import copy
+import ctypes
 import math
 import os
 import sys
@@ -73,6 +74,15 @@ def peak_rss_bytes() -> int:
         return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # macOS counts bytes, Linux kilobytes
+
+
+def trim_heap() -> None:
+    """Hand freed heap memory back to the system (glibc's malloc_trim; elsewhere nothing), so that the RSS growth
+    of what follows shows the memory it needs, not only what the heap could not recycle."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class MemoryWatch:
@@ -156,15 +166,21 @@ def step_seconds(clock: _StepClock) -> float:
     return (timed[(len(timed) - 1) // 2] + timed[len(timed) // 2]) / 2
 
 
-def eval_rate(model, data: ImageSet | FeatureSet, config: TrainConfig, budget: float, guess: float) -> float:
-    """Images per second of :func:`~cnnlab.training.trainer.evaluate` (``guess``: a first seconds-per-image)."""
+def eval_rate(model, data: ImageSet | FeatureSet, config: TrainConfig, budget: float, guess: float) -> tuple:
+    """Images per second of :func:`~cnnlab.training.trainer.evaluate` and the memory its batch added, scaled to a
+    whole evaluation batch (``guess``: a first seconds-per-image; about ``budget`` seconds are spent).
+    """
     device, amp = pick_device(config.device), autocast_dtype(pick_device(config.device), config.precision)
-    n = int(min(len(data), config.eval_batch_size, max(8, budget / max(guess, 1e-9))))
+    n = int(min(len(data), config.eval_batch_size, max(8, budget / 2 / max(guess, 1e-9))))
     part = _first(data, n)
-    evaluate(model, part, config.eval_batch_size, device, config.tta, amp)  # warm-up: kernels are set up per shape
-    t0 = time.perf_counter()
-    evaluate(model, part, config.eval_batch_size, device, config.tta, amp)
-    return n / max(time.perf_counter() - t0, 1e-9)
+    trim_heap()
+    with MemoryWatch() as mem:
+        before = rss_bytes()
+        evaluate(model, part, config.eval_batch_size, device, config.tta, amp)  # warm-up: kernels set up per shape
+        t0 = time.perf_counter()
+        evaluate(model, part, config.eval_batch_size, device, config.tta, amp)
+        seconds = time.perf_counter() - t0
+    return n / max(seconds, 1e-9), (mem.peak - before) * min(len(data), config.eval_batch_size) / n
 
 
 def _first(data, n: int):
@@ -232,14 +248,18 @@ def _images_phase(model, splits, tcfg, budget, quick=False, callbacks=(), groups
     with MemoryWatch() as mem:
         clock = time_steps(model, train, tcfg, budget, callbacks=callbacks, param_groups=groups,
                            is_short=is_short if quick else None)
-        if clock.short:
-            return None
-        step = step_seconds(clock)
-        rate = eval_rate(model, val if n_val else test, tcfg, budget / 3, step / bs / 3)
+    if clock.short:
+        return None
+    step = step_seconds(clock)
+    trim_heap()
+    held = rss_bytes() - base["rss"]  # what training keeps between steps (gradients, optimizer state)
+    rate, eval_growth = eval_rate(model, val if n_val and len(val) >= len(test) else test, tcfg, budget / 2,
+                                  step / bs / 3)  # the bigger of the two: every batch holds up to eval_batch_size
     return {"steps_per_epoch": per_epoch, "batch_size": bs, "step_seconds": round(step, 5),
             "val_seconds": round(n_val / rate, 3), "epoch_seconds": round(per_epoch * step + n_val / rate, 3),
             "eval_images_per_second": round(rate, 1), "test_seconds": round(len(test) / rate, 3),
-            "calibration_steps": len(clock.times), "growth": mem.peak - base["rss"], "gpu_base": base["gpu"],
+            "calibration_steps": len(clock.times), "gpu_base": base["gpu"],
+            "growth": max(mem.peak - base["rss"], held + eval_growth),
             "train_seconds": round(total_steps * step + num_epochs * n_val / rate, 3)}
 
 
@@ -292,7 +312,7 @@ def _frozen(cfg, net, splits, tcfg, quick, budget) -> dict | None:
     reps = math.ceil(head_cfg.batch_size / len(feats))
     fs = FeatureSet(feats.repeat(reps, 1), train.labels[:len(feats)].repeat(reps), list(train.classes))
     head_step = step_seconds(time_steps(copy.deepcopy(net.head), fs, head_cfg, budget / 4))
-    head_rate = eval_rate(copy.deepcopy(net.head), fs, head_cfg, budget / 8, 1e-5)
+    head_rate = eval_rate(copy.deepcopy(net.head), fs, head_cfg, budget / 8, 1e-5)[0]
     per_epoch, head_steps, head_n = _schedule(head_epochs, n_rows, head_cfg.batch_size)
     features = (todo["train"] + todo.get("val", 0)) / rate
     est = {"kind": "frozen", "epochs": tcfg.epochs, "head_epochs": head_epochs, "steps_per_epoch": per_epoch,
@@ -328,6 +348,7 @@ def _schedule(epochs: float, n: int, bs: int) -> tuple[int, int, int]:
 def _base(tcfg: TrainConfig) -> dict:
     """Memory now, after the copy was made: what the calibration's growth is measured from."""
     device = pick_device(tcfg.device)
+    trim_heap()
     return {"rss": rss_bytes(), "gpu": torch.cuda.memory_allocated(device) if device.type == "cuda" else 0}
 
 
