@@ -171,7 +171,7 @@ def eval_rate(model, data: ImageSet | FeatureSet, config: TrainConfig, budget: f
     whole evaluation batch (``guess``: a first seconds-per-image; about ``budget`` seconds are spent).
     """
     device, amp = pick_device(config.device), autocast_dtype(pick_device(config.device), config.precision)
-    n = int(min(len(data), config.eval_batch_size, max(8, budget / 2 / max(guess, 1e-9))))
+    n = int(min(len(data), config.eval_batch_size, max(32, budget / 2 / max(guess, 1e-9))))  # >= 32: memory
     part = _first(data, n)
     trim_heap()
     with MemoryWatch() as mem:
