@@ -164,7 +164,7 @@ def test_pages_read_are_handed_back_to_the_system(photo_folder, monkeypatch):
         pytest.skip("needs Linux /proc")
     for i in range(0, 48, 8):
         data.images[i:i + 8]
-    assert resident_kb() >= 400  # the default window (256 MB) keeps what was read
+    assert resident_kb() >= 400  # the default window (64 MB) keeps what was read
     monkeypatch.setattr(mapped, "READ_WINDOW", 1)
     for i in range(0, 48, 8):
         data.images[i:i + 8]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-READ_WINDOW = 256 * 2**20  # MappedImages hands back the pages it read after this many bytes
+READ_WINDOW = 64 * 2**20  # MappedImages hands back the pages it read after this many bytes
 
 
 class _Mapping:
