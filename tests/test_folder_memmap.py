@@ -208,3 +208,18 @@ def test_frozen_features_of_mapped_images_equal_those_in_memory(photo_folder):
     views = cached_features(model, mapped, augment="flip,rotate=10", views=2, use_cache=False)
     assert len(views) == 12 and torch.equal(views.features[:6], plain.features)
     assert not torch.equal(views.features[6:], plain.features)
+
+
+def test_a_run_hashes_the_photos_once_but_notices_a_changed_photo(photo_folder, monkeypatch):
+    from PIL import Image
+
+    calls = []
+    real = folder._hash_files
+    monkeypatch.setattr(folder, "_hash_files", lambda *a: calls.append(1) or real(*a))
+    train, _, test = load_splits(f"folder:{photo_folder}", val_fraction=0.2, image_size=16)
+    assert len(calls) == 1 and train.images.path == test.images.path  # train and test: one folder, one hash
+    photo = sorted((photo_folder / "disc").iterdir())[0]
+    Image.new("RGB", (30, 30), (0, 255, 0)).save(photo)
+    os.utime(photo, ns=(1, 1))  # even with an old time stamp: the size changed
+    again = folder.read_folder(photo_folder, 16, progress=False)
+    assert len(calls) == 2 and again.images.path != train.images.path

@@ -133,7 +133,24 @@ def cache_fits(n: int, channels: int, height: int, width: int) -> tuple[bool, st
                    f"or set CNNLAB_HOME to a bigger disk")
 
 
+_KEYS: dict[tuple, str] = {}  # (root, settings, every file's size and mtime) -> content key, this process only
+
+
 def _content_key(files: list[tuple[Path, int]], root: Path, settings: str) -> str:
+    """A hash of every photo's bytes and label and the settings: the cache's name.
+
+    A training run reads a folder two or three times (train, val, test) in a few seconds: the photos are
+    hashed once, and read again only if a file's size or modification time changed meanwhile.
+    """
+    stats = tuple((str(p), label, st.st_size, st.st_mtime_ns) for p, label in files for st in [p.stat()])
+    memo = (str(root), settings, stats)
+    if memo not in _KEYS:
+        _KEYS.clear()  # one folder remembered: a long-lived process (the studio) does not grow
+        _KEYS[memo] = _hash_files(files, root, settings)
+    return _KEYS[memo]
+
+
+def _hash_files(files: list[tuple[Path, int]], root: Path, settings: str) -> str:
     h = hashlib.blake2b(settings.encode(), digest_size=16)
     for p, label in files:
         h.update(f"{p.relative_to(root)}|{label}|".encode())
