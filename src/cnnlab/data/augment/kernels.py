@@ -19,17 +19,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cnnlab.data.augment.color import color_matrices, color_shift, hue_shift  # noqa: F401 (callers use K.*)
+from cnnlab.data.augment.workspace import scratch
 from cnnlab.errors import ConfigError
 
 FILL_MODES = {"constant": "zeros", "edge": "border", "reflect": "border"}  # grid_sample padding per mode
+_PADDING = {"constant": 0, "edge": 1, "reflect": 1}  # the same as aten::grid_sampler_2d's numbers
+_INTERPOLATION = {"bilinear": 0, "nearest": 1}
 
-_LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601 gray level, as PIL (torchvision: 0.2989)
-
-
-def _restore(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    if like.dtype == torch.uint8:
-        return out.round_().clamp_(0, 255).to(torch.uint8)
-    return out.to(like.dtype)
 
 
 # ---------------------------------------------------------------- geometry
@@ -146,8 +143,21 @@ def crop_matrices(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return m
 
 
-def _as_pixel_shuffle(m: torch.Tensor, h: int, w: int):
-    """If every matrix is a flip and/or whole-pixel shift, return per-axis (sign, offset); else None."""
+def whole_pixel_moves(m: torch.Tensor, h: int, w: int) -> tuple | None:
+    """If every matrix only flips and shifts by whole pixels, each sample's (sign x, offset x, sign y, offset y).
+
+    Args:
+        m: (N, 3, 3) matrices.
+        h, w: image height and width.
+
+    Returns:
+        Four (N,) integer tensors for :func:`gather_warp`, or None when some matrix needs interpolation.
+
+    Example:
+
+    >>> [v.tolist() for v in whole_pixel_moves(flip_matrices(torch.tensor([True]), torch.tensor([False])), 2, 3)]
+    [[-1], [2], [1], [0]]
+    """
     if m[:, 0, 1].abs().max() > 1e-6 or m[:, 1, 0].abs().max() > 1e-6:
         return None
     a, d = m[:, 0, 0], m[:, 1, 1]
@@ -170,9 +180,25 @@ def _reflect(i: torch.Tensor, n: int) -> torch.Tensor:
     return torch.where(i > n - 1, period - i, i)
 
 
-def _gather_warp(x, shuffle, fill: float, mode: str) -> torch.Tensor:
+def gather_warp(x: torch.Tensor, moves: tuple, fill: float = 0.0, mode: str = "constant") -> torch.Tensor:
+    """Flip and shift each image by whole pixels (the moves of :func:`whole_pixel_moves`): an exact index gather.
+
+    Args:
+        x: (N, C, H, W) images.
+        moves: (sign x, offset x, sign y, offset y), each (N,).
+        fill, mode: as in :func:`warp`.
+
+    Returns:
+        The moved images, same shape and dtype.
+
+    Example:
+
+    >>> x = torch.tensor([[[[1, 2, 3]]]], dtype=torch.uint8)
+    >>> gather_warp(x, tuple(torch.tensor([v]) for v in (1, -1, 1, 0)))[0, 0].tolist()  # one pixel right
+    [[0, 1, 2]]
+    """
     n, c, h, w = x.shape
-    a, ox, d, oy = shuffle
+    a, ox, d, oy = moves
     cols = a[:, None] * torch.arange(w) + ox[:, None]  # (N, W) source column of each output column
     rows = d[:, None] * torch.arange(h) + oy[:, None]  # (N, H)
     valid = None
@@ -191,7 +217,7 @@ def _gather_warp(x, shuffle, fill: float, mode: str) -> torch.Tensor:
     return out
 
 
-def affine_grid(m: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def affine_grid(m: torch.Tensor, h: int, w: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """Sampling grid for matrices, like ``F.affine_grid(align_corners=False)`` but faster on CPU.
 
     Written out as two broadcast multiply-adds: on CPU this is ~10x faster than F.affine_grid,
@@ -200,6 +226,7 @@ def affine_grid(m: torch.Tensor, h: int, w: int) -> torch.Tensor:
     Args:
         m: (N, 3, 3) matrices.
         h, w: output height and width.
+        out: where to write the grid ((N, H, W, 2) float32); None: a new tensor.
 
     Returns:
         (N, H, W, 2) grid of normalized (x, y) input coordinates for ``F.grid_sample``.
@@ -210,13 +237,14 @@ def affine_grid(m: torch.Tensor, h: int, w: int) -> torch.Tensor:
     >>> torch.allclose(affine_grid(m, 4, 5), F.affine_grid(m[:, :2], [1, 1, 4, 5], align_corners=False))
     True
     """
-    xs = ((torch.arange(w, dtype=torch.float32) * 2 + 1) / w - 1).view(1, 1, w)
-    ys = ((torch.arange(h, dtype=torch.float32) * 2 + 1) / h - 1).view(1, h, 1)
+    xs = ((torch.arange(w, dtype=torch.float32, device=m.device) * 2 + 1) / w - 1).view(1, 1, w)
+    ys = ((torch.arange(h, dtype=torch.float32, device=m.device) * 2 + 1) / h - 1).view(1, h, 1)
     m = m.float()
-    coef = [m[:, i, j].view(-1, 1, 1) for i in range(2) for j in range(3)]
-    gx = coef[0] * xs + coef[1] * ys + coef[2]
-    gy = coef[3] * xs + coef[4] * ys + coef[5]
-    return torch.stack([gx, gy], dim=-1)
+    out = torch.empty(len(m), h, w, 2, device=m.device) if out is None else out
+    for k in range(2):  # x = a x_out + b y_out + c: a row term (N, 1, W) plus a column term (N, H, 1)
+        a, b, c = (m[:, k, j].view(-1, 1, 1) for j in range(3))
+        torch.add(a * xs + c, b * ys, out=out[..., k])
+    return out
 
 
 def _reflect_grid(grid: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -258,133 +286,36 @@ def warp(x: torch.Tensor, m: torch.Tensor, fill: float = 0.0, mode: str = "const
     n, c, h, w = x.shape
     if n == 0:
         return x
-    shuffle = _as_pixel_shuffle(m, h, w)
-    if shuffle is not None:
-        return _gather_warp(x, shuffle, fill, mode)
-    xf = x.float()
+    moves = whole_pixel_moves(m, h, w)
+    if moves is not None:
+        return gather_warp(x, moves, fill, mode)
+    return resample(x, m, fill, mode, interpolation)
+
+
+def resample(x: torch.Tensor, m: torch.Tensor, fill: float = 0.0, mode: str = "constant",
+             interpolation: str = "bilinear") -> torch.Tensor:
+    """The interpolating half of :func:`warp` (``F.grid_sample``), for any matrices; same arguments and result.
+
+    Example:
+
+    >>> x = torch.tensor([[[[1.0, 2.0, 3.0]]]])
+    >>> resample(x, torch.eye(3)[None])[0, 0].tolist()
+    [[1.0, 2.0, 3.0]]
+    """
+    n, c, h, w = x.shape
+    xf = scratch("warp_in", x.shape, torch.float32, x.device).copy_(x)
     if mode == "constant" and fill:
-        xf = xf - fill  # grid_sample pads with zeros: shift so that zero means `fill`
-    grid = affine_grid(m, h, w)
+        xf.sub_(fill)  # grid_sample pads with zeros: shift so that zero means `fill`
+    grid = affine_grid(m.to(x.device), h, w, out=scratch("warp_grid", (n, h, w, 2), torch.float32, x.device))
     if mode == "reflect":
         grid = _reflect_grid(grid, h, w)
-    out = F.grid_sample(xf, grid, mode=interpolation, padding_mode=FILL_MODES[mode], align_corners=False)
+    if x.device.type == "cpu":  # the same kernel as F.grid_sample, into a reused tensor
+        out = torch.ops.aten.grid_sampler_2d.out(xf, grid, _INTERPOLATION[interpolation], _PADDING[mode], False,
+                                                 out=scratch("warp_out", x.shape, torch.float32))
+    else:
+        out = F.grid_sample(xf, grid, mode=interpolation, padding_mode=FILL_MODES[mode], align_corners=False)
     if mode == "constant" and fill:
-        out = out + fill
-    return _restore(out, x)
-
-
-# ---------------------------------------------------------------- color
-
-def color_matrices(brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor,
-                   channels: int) -> torch.Tensor:
-    """Per-sample (N, C, C) matrices for the linear part of :func:`color_shift`: brightness * contrast * saturation.
-
-    Args:
-        brightness, contrast, saturation: (N,) factors (1 = unchanged).
-        channels: 1 (gray: saturation does nothing) or 3 (RGB).
-
-    Returns:
-        (N, C, C) matrices.
-
-    Example:
-
-    >>> color_matrices(torch.tensor([2.0]), torch.tensor([1.0]), torch.tensor([1.0]), 1).tolist()
-    [[[2.0]]]
-    """
-    n = len(brightness)
-    bc = (brightness * contrast).view(n, 1, 1)
-    if channels == 1:
-        return bc.clone()
-    # saturation blends each pixel with its own gray level: s * I + (1 - s) * (rows of luma weights)
-    s = saturation.view(n, 1, 1)
-    return bc * (s * torch.eye(3) + (1 - s) * _LUMA.view(1, 1, 3))
-
-
-def hue_shift(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
-    """Turn the hue of each RGB sample by ``turns`` of the color wheel, keeping HSV saturation and value.
-
-    The definition of PIL and ``torchvision...adjust_hue`` (red -> yellow -> green for positive turns):
-    each pixel keeps its largest and smallest channel; the hue angle moves round the HSV hexagon.
-
-    Args:
-        x: (N, 3, H, W) float images (any range, e.g. 0..255).
-        turns: (N,) hue shift per sample, in turns (0.5 = opposite color).
-
-    Returns:
-        (N, 3, H, W) float images.
-
-    Example:
-
-    >>> red = torch.tensor([255.0, 0.0, 0.0]).view(1, 3, 1, 1)
-    >>> hue_shift(red, torch.tensor([1 / 3])).flatten().round().tolist()  # a third of a turn: green
-    [0.0, 255.0, 0.0]
-    """
-    r, g, b = x.unbind(1)  # (N, H, W) each
-    hi = torch.maximum(torch.maximum(r, g), b)  # elementwise: 3x faster than aminmax over dim 1
-    lo = torch.minimum(torch.minimum(r, g), b)
-    chroma = hi - lo
-    # hue in sixths of a turn (0 red, 2 green, 4 blue) as in PIL's rgb -> hsv, times chroma; red wins ties
-    h = torch.where(hi == r, g - b, torch.where(hi == g, (b - r).add_(chroma, alpha=2), (r - g).add_(chroma, alpha=4)))
-    h = h.div_(chroma.clamp(min=1e-6))  # no chroma (gray): any hue gives the same gray
-    h += (6 * turns.float().remainder(1) + 6).view(-1, 1, 1)  # shifted and positive: -1 + 6 .. 5 + 12
-    h.sub_(h.mul(1 / 6).floor_().mul_(6))  # mod 6 (torch.fmod is ~20x slower than these three steps)
-    base = lo - chroma
-    out = torch.empty_like(x, dtype=torch.float32)
-    # hsv -> rgb: a channel is at the minimum within 1 sixth of its opposite hue (red 3, green 5, blue 1), at the
-    # maximum from 2 sixths away, linear in between: clamp(lo + chroma * (distance - 1), lo, hi)
-    for i, opposite in enumerate((3.0, 5.0, 1.0)):
-        d = h.sub(opposite).abs_()
-        d = torch.minimum(d, d.neg().add_(6))  # distance round the circle of 6 sixths
-        torch.addcmul(base, chroma, d, out=out[:, i]).clamp_(lo, hi)
-    return out
-
-
-def color_shift(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor,
-                hue: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Change brightness, contrast, saturation and hue, then shift each channel; parameters per sample.
-
-    Each adjustment is torchvision's (``adjust_brightness/contrast/saturation/hue``): brightness
-    scales; contrast blends with the mean gray level of the (brightened) image; saturation blends each
-    pixel with its own gray level; hue turns the HSV hue (RGB only). The first three are linear and
-    keep gray pixels gray, so they fuse into one (C, C) matrix plus a gray offset: one pass over the
-    batch, clamped to 0..255; hue takes a second pass only when some sample's hue moves; then the
-    per-channel ``shift`` is added and the result clamped again. Differences from torchvision's
-    ColorJitter, all below one gray level for one operation: fixed order (brightness, contrast,
-    saturation, hue) without a clamp between the first three, uint8 rounded rather than truncated,
-    gray levels not floored, luma weight 0.299 rather than 0.2989.
-
-    Args:
-        x: (N, C, H, W) images, C = 1 or 3, values 0..255 (uint8 or float).
-        brightness, contrast, saturation: (N,) factors (1 = unchanged).
-        hue: (N,) hue shifts in turns (0 = unchanged; ignored for gray images).
-        shift: (N, C) values added to each channel, in pixel units.
-
-    Returns:
-        The adjusted images, same shape and dtype, within 0..255.
-
-    Example:
-
-    >>> x = torch.tensor([[[[100, 200]]]], dtype=torch.uint8)
-    >>> one, zero = torch.ones(1), torch.zeros(1)
-    >>> color_shift(x, one * 1.5, one, one, zero, torch.zeros(1, 1))[0, 0].tolist()  # brighter
-    [[150, 255]]
-    >>> color_shift(x, one, one * 0.5, one, zero, torch.zeros(1, 1))[0, 0].tolist()  # halfway to the mean, 150
-    [[125, 175]]
-    """
-    n, c = x.shape[:2]
-    xf = x.float()
-    if c == 3:
-        mean = torch.einsum("c,nchw->n", _LUMA, xf) / (x.shape[2] * x.shape[3])  # mean gray level (N,)
-    else:
-        mean = xf.mean((1, 2, 3))
-    offset = ((1 - contrast) * brightness * mean).view(n, 1, 1, 1)  # the same gray for every channel
-    matrix = color_matrices(brightness, contrast, saturation, c)  # (N, C, C)
-    if c == 3:
-        out = torch.einsum("nij,njhw->nihw", matrix, xf).add_(offset)
-    else:
-        out = torch.addcmul(offset, xf, matrix.view(n, 1, 1, 1))
-    out = out.clamp_(0, 255)
-    if c == 3 and bool((hue != 0).any()):
-        out = hue_shift(out, hue)
-    out = out.add_(shift.view(n, c, 1, 1)).clamp_(0, 255)
-    return _restore(out, x)
+        out.add_(fill)
+    if x.dtype == torch.uint8:
+        return torch.empty(x.shape, dtype=torch.uint8, device=x.device).copy_(out.round_().clamp_(0, 255))
+    return out.to(x.dtype, copy=True)

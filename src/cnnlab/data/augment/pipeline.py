@@ -88,30 +88,35 @@ class Pipeline:
         Returns:
             The augmented batch, same shape and dtype.
         """
-        n = x.shape[0]
+        n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+        if n == 0:
+            return x.clone()
+        stages = self._stages(params, h, w)
         size = max(1, CHUNK_VALUES // max(1, x[0].numel()))
         if n <= size or x.device.type != "cpu" or not all(s.per_sample for s in self.steps):
-            return self._apply(x, params)
+            return _run(x, stages)
         out = torch.empty_like(x)
         for i in range(0, n, size):
-            out[i:i + size] = self._apply(x[i:i + size], [_rows(prm, i, i + size, n) for prm in params])
+            out[i:i + size] = _run(x[i:i + size], [(kind, how, _rows(prm, i, i + size, n))
+                                                   for kind, how, prm in stages])
         return out
 
-    def _apply(self, x: torch.Tensor, params: list[dict]) -> torch.Tensor:
-        matrix = None
+    def _stages(self, params: list[dict], h: int, w: int) -> list[tuple]:
+        """The work for the whole batch: neighbouring geometric steps fused into one warp, decided once."""
+        stages, matrix = [], None
         for step, prm in zip(self.steps, params, strict=True):
             if step.geometric:
-                m = prm["matrix"]
                 # output samples M_prev @ M_this: the earlier step's warp is applied first to the image
-                matrix = m if matrix is None else matrix @ m
+                matrix = prm["matrix"] if matrix is None else matrix @ prm["matrix"]
                 fill, mode = step.fill, step.mode
                 continue
             if matrix is not None:
-                x, matrix = K.warp(x, matrix, fill, mode), None
-            x = step.apply(x, prm)
+                stages.append(_warp_stage(matrix, fill, mode, h, w))
+                matrix = None
+            stages.append(("step", step, prm))
         if matrix is not None:
-            x = K.warp(x, matrix, fill, mode)
-        return x
+            stages.append(_warp_stage(matrix, fill, mode, h, w))
+        return stages
 
     def __call__(self, x: torch.Tensor, seed: int | None = None, generator: torch.Generator | None = None):
         """Augment the batch ``x`` (N, C, H, W); the same ``seed`` (or generator state) gives the same result."""
@@ -154,6 +159,25 @@ class Pipeline:
                          f"{changed:.0%} of values changed, mean {x.float().mean():.1f} -> {y.float().mean():.1f}")
             x = y
         return "\n".join(lines)
+
+
+def _warp_stage(matrix: torch.Tensor, fill: float, mode: str, h: int, w: int) -> tuple:
+    moves = K.whole_pixel_moves(matrix, h, w)
+    if moves is None:
+        return "resample", (fill, mode), {"matrix": matrix}
+    return "gather", (fill, mode), dict(zip("abcd", moves))
+
+
+def _run(x: torch.Tensor, stages: list[tuple]) -> torch.Tensor:
+    """Do the stages of :meth:`Pipeline._stages` on ``x``, first to last."""
+    for kind, how, prm in stages:
+        if kind == "step":
+            x = how.apply(x, prm)
+        elif kind == "gather":
+            x = K.gather_warp(x, tuple(prm[k] for k in "abcd"), *how)
+        else:
+            x = K.resample(x, prm["matrix"], *how)
+    return x
 
 
 def _rows(params: dict, start: int, stop: int, n: int) -> dict:
