@@ -223,3 +223,18 @@ def test_a_run_hashes_the_photos_once_but_notices_a_changed_photo(photo_folder, 
     os.utime(photo, ns=(1, 1))  # even with an old time stamp: the size changed
     again = folder.read_folder(photo_folder, 16, progress=False)
     assert len(calls) == 2 and again.images.path != train.images.path
+
+
+def test_without_disk_space_for_the_cache_the_photos_stay_in_memory_with_a_note(tmp_path, monkeypatch):
+    from PIL import Image
+
+    root = tmp_path / "same-size"
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (12, 10), (40 * i, 90, 0 if cls == "a" else 200)).save(root / cls / f"{i}.png")
+    monkeypatch.setattr(folder, "free_disk", lambda path: 1000)
+    for size in (8, None):  # None: the size is known only from the first photo
+        data = folder.read_folder(root, size, progress=False)
+        assert isinstance(data.images, torch.Tensor) and entries() == []
+        assert "were not cached" in data.notes[0] and "CNNLAB_HOME" in data.notes[0]

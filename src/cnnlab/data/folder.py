@@ -211,6 +211,9 @@ def read_folder(root: str | os.PathLike, image_size: int | None = 64, channels: 
                 skipped.append((str(p), err))
                 continue
             if sink is None:  # the first readable photo fixes the size when image_size is None
+                if use_cache and image_size is None:
+                    use_cache, note = cache_fits(len(files), c, *arr.shape[:2])
+                    notes += [note] * bool(note)
                 sink = _Sink(cache if use_cache else None, (len(files), c, *arr.shape[:2]), root)
             elif arr.shape[:2] != sink.shape[2:]:
                 raise DataError(f"images under {root} differ in size; pass image_size to resize them")
