@@ -12,6 +12,8 @@ A frozen pretrained run is compared part by part: the one-off feature pass and t
 
     nice -n 10 .venv/bin/python bench/estimate_accuracy.py       # writes bench/results/estimate_accuracy.json
     .venv/bin/python bench/estimate_accuracy.py --only digits    # one case
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/estimate_accuracy.py \
+        --out bench/results/estimate_accuracy_1thread.json                  # one thread per process
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ def compare(name: str, options: dict, est: dict, run: dict) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=sorted(CASES), action="append")
+    p.add_argument("--out", type=Path, default=OUT, help="the JSON file to write")
     p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -153,11 +156,12 @@ def main() -> None:
             rows[-1]["load_average"] = [round(load, 2), round(os.getloadavg()[0], 2)]  # before, after (1 minute)
             print(json.dumps({"case": name, **rows[-1]["error_percent"]}), flush=True)
     result = {"cases": rows, "epochs": EPOCHS, "cpu_count": os.cpu_count(),
+              "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset (torch uses every core)"),
               "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
               "note": "run under nice -n 10 on a 2-core machine shared with other jobs"}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {OUT}")
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":
