@@ -89,8 +89,8 @@ def hue_shift(x: torch.Tensor, turns: torch.Tensor, out: torch.Tensor | None = N
     # maximum from 2 sixths away, linear in between: clamp(lo + chroma * (circle distance - 1), lo, hi), where
     # the distance round the circle of 6 sixths is 3 - |d - 3| for d = |hue - opposite|: all channels at once
     torch.sub(hue[:, None], _OPPOSITE.to(x.device), out=out).abs_().sub_(3).abs_()
-    out.mul_(chroma[:, None]).neg_().add_(torch.add(hi, chroma, out=tmp)[:, None])  # lo + 2 chroma = hi + chroma
-    return out.clamp_(lo[:, None], hi[:, None])
+    top = torch.add(hi, chroma, out=tmp)[:, None]  # lo + 2 chroma = hi + chroma
+    return torch.addcmul(top, chroma[:, None], out, value=-1, out=out).clamp_(lo[:, None], hi[:, None])
 
 
 def color_shift(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor,
@@ -104,7 +104,7 @@ def color_shift(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tenso
     batch, clamped to 0..255; hue takes a second pass only when some sample's hue moves; then the
     per-channel ``shift`` is added and the result clamped again. Differences from torchvision's
     ColorJitter, all below one gray level for one operation: fixed order (brightness, contrast,
-    saturation, hue) without a clamp between the first three, uint8 rounded rather than truncated,
+    saturation, hue) without a clamp between the first three, uint8 rounded (half up) rather than truncated,
     gray levels not floored, luma weight 0.299 rather than 0.2989.
 
     Args:
@@ -134,7 +134,7 @@ def color_shift(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tenso
     out = torch.baddbmm(offset.to(x.device), matrix, xf, out=out).view(n, c, h, w).clamp_(0, 255)
     if c == 3 and bool((hue != 0).any()):
         out = hue_shift(out, hue, out=xf.view(n, c, h, w))  # xf is free again
-    out = out.add_(shift.to(x.device).view(n, c, 1, 1)).clamp_(0, 255)
-    if x.dtype == torch.uint8:
-        return torch.empty(x.shape, dtype=torch.uint8, device=x.device).copy_(out.round_())
-    return out.to(x.dtype, copy=True)
+    if x.dtype == torch.uint8:  # rounded half up: + 0.5, then the conversion cuts off the fraction
+        out = out.add_(shift.to(x.device).view(n, c, 1, 1) + 0.5).clamp_(0, 255.5)
+        return torch.empty(x.shape, dtype=torch.uint8, device=x.device).copy_(out)
+    return out.add_(shift.to(x.device).view(n, c, 1, 1)).clamp_(0, 255).to(x.dtype, copy=True)

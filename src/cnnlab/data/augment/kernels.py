@@ -316,6 +316,6 @@ def resample(x: torch.Tensor, m: torch.Tensor, fill: float = 0.0, mode: str = "c
         out = F.grid_sample(xf, grid, mode=interpolation, padding_mode=FILL_MODES[mode], align_corners=False)
     if mode == "constant" and fill:
         out.add_(fill)
-    if x.dtype == torch.uint8:
+    if x.dtype == torch.uint8:  # rounded half to even, as torchvision (half up would differ on exact half-pixel shifts)
         return torch.empty(x.shape, dtype=torch.uint8, device=x.device).copy_(out.round_().clamp_(0, 255))
     return out.to(x.dtype, copy=True)
