@@ -32,6 +32,7 @@ def load_splits(spec: str, val_fraction: float = 0.1, per_class: int | None = No
 
     Returns:
         ``(train, val, test)``; ``val`` is None when there is no validation split (or too few images for one).
+        For a cached photo folder the three are views of one memory-mapped file (nothing is copied into memory).
     """
     opts = {"image_size": image_size} if spec.startswith("folder:") and image_size else {}
     if spec.startswith("folder:") and fit != "crop":
