@@ -330,7 +330,7 @@ def _frozen(cfg, net, splits, tcfg, quick, budget) -> dict | None:
         transfer.freeze_backbone(tuned)
         groups = [{"params": list(tuned.head.parameters())},
                   {"params": transfer.unfreeze_last(tuned), "lr_scale": transfer.FINE_TUNE_LR_SCALE}]
-        ft = _images_phase(tuned, splits, replace(tcfg, epochs=tcfg.epochs - head_epochs), budget,
+        ft = _images_phase(tuned, splits, replace(tcfg, epochs=tcfg.epochs - head_epochs), budget / 2,
                            callbacks=[transfer.FrozenBatchNorm()], groups=groups)
         est["fine_tune_epoch_seconds"] = ft["epoch_seconds"]
         est["test_seconds"] = ft["test_seconds"]  # a fine-tuned backbone is scored on the images
