@@ -414,7 +414,7 @@ def duration(seconds: float) -> str:
     """A time as people say it.
 
     >>> duration(4.25), duration(42), duration(125), duration(7300)
-    ('4.2s', '42s', '2m05s', '2h02m')
+    ('4.2s', '42s', '2m05s', '2h01m')
     """
     if seconds < 10:
         return f"{seconds:.1f}s"
