@@ -5,6 +5,8 @@ every step on every image (p=1), on the same images, in the same process, one af
 
     .venv/bin/python bench/augment_speed.py            # prints a Markdown table, writes bench/results/augment.json
 
+Each method runs in turns (5 rounds by default) and reports its median rate.
+
 Needs kornia for its column (pip install kornia); torchvision comes with cnnlab.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -35,8 +38,9 @@ def images(size: int, n: int) -> torch.Tensor:
     return torch.stack([imgs[i % len(imgs)] for i in range(n)])
 
 
-def rate(fn, n_images: int, min_seconds: float) -> float:
-    fn()  # warm-up
+def rate(fn, n_images: int, min_seconds: float, warm_up: bool = True) -> float:
+    if warm_up:
+        fn()
     done, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < min_seconds:
         fn()
@@ -87,22 +91,33 @@ def kornia_fn(x, size, batch):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
+    ap.add_argument("--seconds", type=float, default=3.0, help="minimum time per method and image size, in all")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="the methods take turns this many times; each reports its median rate (robust to other "
+                         "programs starting or stopping on a shared machine)")
     ap.add_argument("--out", default="bench/results/augment.json")
     args = ap.parse_args()
     rows = []
     for size, n, per_image_n, batch in [(28, 16384, 2000, 1024), (224, 256, 64, 32)]:
         x = images(size, n)
         r = {"size": f"{size}x{size}", "channels": x.shape[1]}
-        r["cnnlab"] = rate(cnnlab_fn(x, batch), len(x), args.seconds)
-        r["torchvision_v2_per_image"] = rate(torchvision_fn(x[:per_image_n], size), per_image_n, args.seconds)
+        runs = {"cnnlab": (cnnlab_fn(x, batch), len(x)),
+                "torchvision_v2_per_image": (torchvision_fn(x[:per_image_n], size), per_image_n)}
         try:
-            r["kornia_batched"] = rate(kornia_fn(x, size, batch), len(x), args.seconds)
+            runs["kornia_batched"] = (kornia_fn(x, size, batch), len(x))
         except ImportError:
             r["kornia_batched"] = None
+        seen = {name: [] for name in runs}
+        for i in range(args.rounds):  # interleaved, so that a busy spell of the machine hits every method alike
+            for name, (fn, count) in runs.items():
+                seen[name].append(rate(fn, count, args.seconds / args.rounds, warm_up=i == 0))
+        for name, rates in seen.items():
+            r[name] = statistics.median(rates)
+            r[name + "_rounds"] = [round(v, 1) for v in rates]
         rows.append(r)
         print(f"{r['size']}: {r}", flush=True)
-    print(f"\nimages/s, full pipeline `{SPEC}`, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    print(f"\nimages/s (median of {args.rounds} interleaved rounds), full pipeline `{SPEC}`, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}\n")
     print("| image size | cnnlab (batched) | torchvision v2 (per image) | kornia (batched) | cnnlab / torchvision |")
     print("|---|---|---|---|---|")
