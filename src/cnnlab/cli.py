@@ -88,7 +88,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
             continue
         flag = meta.get("flag") or "--" + key.replace("_", "-")
         default = f.default if f.default is not MISSING else f.default_factory()
-        kw = {"dest": key, "default": argparse.SUPPRESS, "help": f"{meta['help']} (default: {default})"}
+        text = f"{meta['help']} (default: {default})".replace("%", "%%")  # argparse formats help with %
+        kw = {"dest": key, "default": argparse.SUPPRESS, "help": text}
         kind = str(f.type)
         if kind == "bool":
             group.add_argument(flag, action="store_true", **kw)
