@@ -63,7 +63,7 @@ EXAMPLES = {
                 "--out aug.png"],
     "explain": ["cnnlab explain convolution --image cat.jpg --out conv.png", "cnnlab explain all --out figures/"],
     "cache": ["cnnlab cache", "cnnlab cache clear folders"],
-    "check": ["cnnlab check photos/", "cnnlab check folder:photos --seed 3 --json > findings.json",
+    "check": ["cnnlab check photos/", "cnnlab check folder:photos --seed 3 --json",
               "cnnlab check fashion-mnist"],
     "export": ["cnnlab export runs/fm --format onnx", "cnnlab export runs/fm --format pt2 --out deploy/",
                "cnnlab export runs/fm --format web --out fm-demo"],
