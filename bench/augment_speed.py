@@ -89,6 +89,10 @@ def kornia_fn(x, size, batch):
     return run
 
 
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="minimum time per method and image size, in all")
@@ -124,7 +128,7 @@ def main():
     for r in rows:
         k = f"{r['kornia_batched']:,.0f}" if r["kornia_batched"] else "n/a"
         print(f"| {r['size']} ({'gray' if r['channels'] == 1 else 'RGB'}) | {r['cnnlab']:,.0f} | "
-              f"{r['torchvision_v2_per_image']:,.0f} | {k} | {r['cnnlab'] / r['torchvision_v2_per_image']:.0f}x |")
+              f"{r['torchvision_v2_per_image']:,.0f} | {k} | {_times(r['cnnlab'] / r['torchvision_v2_per_image'])} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"spec": SPEC, "torch": torch.__version__, "rows": rows}, indent=2))
 
