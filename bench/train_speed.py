@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from cnnlab.config import RECIPES as CONFIG_RECIPES
 from cnnlab.data.sources import load_dataset
 from cnnlab.device import inference_autocast
 from cnnlab.models import create_model
@@ -49,6 +50,11 @@ RECIPES = {
     "large": ({"widths": [64, 128, 256], "convs_per_block": [1, 2, 2], "hidden": 256},  # ~25 min: --budgets 28
               {"epochs": 28, "augment": "flip,crop=2,erase=0.25@0.5", "tta": True}),
 }
+# `cnnlab train --recipe NAME` recipes (cnnlab.config.RECIPES): their own model; run with --budgets EPOCHS
+for _name, _recipe in CONFIG_RECIPES.items():
+    _opts = dict(_recipe["options"])
+    RECIPES[_name] = ({"model": _opts.pop("model", "lecture_cnn"), **_opts.pop("model_args", {})},
+                      {"tta": True, **_opts})
 
 
 def cpu_peak_gflops(bf16: bool) -> tuple[float, str]:
@@ -133,8 +139,9 @@ def run_baseline(train, test, epochs: int, seconds: float, model_args: dict, sli
 def run_cnnlab(train, test, model_args: dict, train_args: dict, compile_: bool = False) -> tuple[list, object]:
     torch.manual_seed(0)
     mean, std = train.mean_std()
-    model = create_model("lecture_cnn", num_classes=10, in_channels=1, image_size=28, mean=mean, std=std,
-                         **model_args)
+    model_args = dict(model_args)
+    model = create_model(model_args.pop("model", "lecture_cnn"), num_classes=10, in_channels=1, image_size=28,
+                         mean=mean, std=std, **model_args)
     cfg = TrainConfig(**train_args, compile=compile_)
 
     class Log:
@@ -149,7 +156,13 @@ def run_cnnlab(train, test, model_args: dict, train_args: dict, compile_: bool =
                   flush=True)
 
     trainer = Trainer(model, train, test, cfg, callbacks=[Log()])
-    return trainer.fit().history, trainer
+    history = trainer.fit().history
+    if trainer.averaged_count:  # weight averaging: the model at the end is the average, not the last epoch's
+        acc = evaluate(trainer.model, test, cfg.eval_batch_size or 1024, trainer.device, tta=trainer.config.tta,
+                       amp_dtype=trainer.amp_dtype)["accuracy"]
+        history[-1].update(test_accuracy_last_weights=history[-1]["test_accuracy"], test_accuracy=acc)
+        print(f"  cnnlab averaged weights ({trainer.averaged_count} steps): test {acc:.2%}", flush=True)
+    return history, trainer
 
 
 def inference(test) -> list[dict]:
@@ -197,6 +210,8 @@ def main():
 
     train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
     model_args, train_args = RECIPES[args.recipe]
+    if not args.skip_baseline and model_args.get("model", "lecture_cnn") != "lecture_cnn":
+        raise SystemExit(f"recipe {args.recipe}: the baselines run the lecture CNN; add --skip-baseline")
     train_args = dict(train_args)
     if args.quick:
         train_args["epochs"] = 1
@@ -216,7 +231,9 @@ def main():
             if v is not None and (best_time.get(k) is None or v < best_time[k]):
                 best_time[k] = v
     time_to_best = {f"{t:.0%}": best_time.get(f"{t:.0%}") for t in TARGETS}
-    flops = train_flops_per_image(create_model("lecture_cnn", num_classes=10, image_size=28, **model_args), (1, 28, 28))
+    margs = dict(model_args)
+    flops = train_flops_per_image(create_model(margs.pop("model", "lecture_cnn"), num_classes=10, image_size=28,
+                                               **margs), (1, 28, 28))
     bf16 = trainer.amp_dtype == torch.bfloat16
     peak, how = cpu_peak_gflops(bf16)
     ips = sum(h["images_per_second"] for h in hist[1:] or hist) / len(hist[1:] or hist)
