@@ -29,7 +29,7 @@ def test_cache_files_are_written_0644(photo_folder, umask_022):
     decode_folder(photo_folder, 16, progress=False)
     (path,) = folder_caches()
     assert stat.S_IMODE(path.stat().st_mode) == 0o755  # mkdtemp makes 0700
-    assert sorted(f.name for f in path.iterdir()) == ["images.npy", "labels.npy", "meta.json"]
+    assert sorted(f.name for f in path.iterdir()) == ["facts.npy", "images.npy", "labels.npy", "meta.json"]
     assert {stat.S_IMODE(f.stat().st_mode) for f in path.iterdir()} == {0o644}
 
 

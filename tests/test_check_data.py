@@ -1,5 +1,6 @@
 """cnnlab check: planted problems of each kind are found, a clean folder gives none, splits match training."""
 
+import collections
 import functools
 import io
 import itertools
@@ -219,3 +220,44 @@ def test_training_on_a_folder_prints_the_check_first(planted, tmp_path):
                      model_args={"widths": [8]}, on_event=on_event)
     assert any(n.startswith(f"data check of folder:{planted}: 2 errors") for n in notes), notes
     assert any(n.startswith("error: 1 image is in two classes at once") for n in notes)
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Counts how often each file is opened by Pillow (every decoding opens the file)."""
+    counts = collections.Counter()
+    real = Image.open
+
+    def counting(fp, *args, **kwargs):
+        counts[str(fp)] += 1
+        return real(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counting)
+    return counts
+
+
+def test_a_training_run_on_a_folder_decodes_each_photo_once(tmp_path, opened):
+    root = tmp_path / "photos"
+    for i in range(24):  # 128x96 JPEGs at image_size 32: decoded at half scale (draft mode), PNGs at full size
+        save(photo(i, (128, 96)), root / ("cat" if i % 2 else "dog") / f"{i}.{'jpg' if i % 3 else 'png'}")
+    opened.clear()  # making the photos read scikit-image's
+    notes = []
+    cnnlab.train(data=f"folder:{root}", out=tmp_path / "r", epochs=1, image_size=32, progress=False,
+                 model_args={"widths": [8], "hidden": 8},
+                 on_event=lambda e: notes.append(e["text"]) if e["event"] == "note" else None)
+    photos = sorted(str(p) for p in root.rglob("*.*"))
+    assert sorted(opened) == photos  # every photo was read, nothing else...
+    assert set(opened.values()) == {1}, opened  # ... and each exactly once: the check used the cache's facts
+    assert any(n.startswith(f"data check of folder:{root}: no problems found") for n in notes), notes
+
+
+def test_the_check_from_a_training_cache_finds_what_a_fresh_check_finds(planted, opened):
+    fresh = check_data(f"folder:{planted}", val_fraction=0, progress=False)
+    load_splits(f"folder:{planted}", val_fraction=0, image_size=16)  # fills the cache: JPEGs at reduced scale
+    opened.clear()
+    cached = check_data(f"folder:{planted}", val_fraction=0, progress=False, cache={"image_size": 16})
+    assert cached["findings"] == fresh["findings"] and cached["counts"] == fresh["counts"]
+    # decoded again, at full size: only the JPEGs decoded at reduced scale that look like another image, and one
+    # too small at that scale for a pHash (64x48 at half scale)
+    again = sorted(p.split("planted/")[1] for p in opened)
+    assert again == ["test/cat/c4.jpg", "train/cat/c1_small.jpg", "train/dog/c5_small.jpg", "train/dog/turned.jpg"]

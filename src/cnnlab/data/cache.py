@@ -3,8 +3,9 @@
     cache_dir()/
       folders/    decoded photo folders, one <key>.cache/ folder per photo folder and settings (only the
                   newest is kept): images.npy (uint8 (N, C, H, W), memory-mapped when read), labels.npy,
-                  meta.json (classes, unreadable files, a record of what it holds); .npz files are an
-                  older cnnlab's and are only listed and cleared
+                  meta.json (classes, unreadable files, a record of what it holds), facts.npy (what
+                  ``cnnlab check`` needs of every file, taken from the same decoding: no second one);
+                  .npz files are an older cnnlab's and are only listed and cleared
       features/   backbone features of transfer runs (.safetensors, written by training/transfer.py)
       fashion-mnist/  the downloaded Fashion-MNIST files (kind "downloads")
 
@@ -45,6 +46,9 @@ KINDS = {
 }
 REBUILDABLE = ("folders", "features")  # what clear_cache() removes when no kind is named
 FRESH_SECONDS = 600  # clear_cache leaves temporary files younger than this (a run may be writing them)
+# facts.npy: one row per file of the folder, in list_files order (plain fields: loads without pickle)
+FACTS_DTYPE = np.dtype([("readable", "?"), ("pixels", "S32"), ("has_look", "?"), ("look", "<u8"), ("width", "<i4"),
+                        ("height", "<i4"), ("gray", "?"), ("rotated", "?"), ("scale", "u1")])
 
 
 def cache_dir() -> Path:
@@ -114,7 +118,7 @@ class FolderCacheWriter:
         return np.frombuffer(data, np.uint8).reshape(n, *self.shape[1:])
 
     def finish(self, n: int, labels: np.ndarray, classes: list[str], skipped: list[tuple[str, str]], info: dict,
-               channels: int | None = None) -> list[Path]:
+               channels: int | None = None, facts: list[dict | None] | None = None) -> list[Path]:
         """Keep the first ``n`` images (and only ``channels`` of their channels), write the rest, rename into place.
 
         Args:
@@ -123,6 +127,7 @@ class FolderCacheWriter:
             info: a small JSON-able record shown by :func:`cache_summary`: ``folder``, ``images`` (count),
                 ``image_size``, ``channels`` and ``fit``.
             channels: keep only the first ``channels`` channels (1: the images were all gray).
+            facts: :func:`cnnlab.data.phash.photo_facts` of every file (None: unreadable), saved as facts.npy.
 
         Returns:
             The older caches of the same folder and settings that were removed.
@@ -150,6 +155,8 @@ class FolderCacheWriter:
         os.close(self.fd)
         self.fd = None
         np.save(self.tmp / "labels.npy", np.asarray(labels, np.int64))
+        if facts is not None:
+            np.save(self.tmp / "facts.npy", facts_array(facts))
         meta = {"classes": list(classes), "skipped": [list(s) for s in skipped], "info": info}
         (self.tmp / "meta.json").write_text(json.dumps(meta))
         for f in self.tmp.iterdir():
@@ -213,6 +220,41 @@ def load_folder_cache(path: Path):
     if len(images) != len(labels):
         raise ValueError(f"{path}: {len(images)} images but {len(labels)} labels")
     return images, labels, list(meta["classes"]), [tuple(s) for s in meta["skipped"]]
+
+
+def facts_array(facts: list[dict | None]) -> np.ndarray:
+    """Per-file facts (:func:`cnnlab.data.phash.photo_facts`, None for an unreadable file) as a FACTS_DTYPE array.
+
+    >>> a = facts_array([None, {"pixels": "ab" * 16, "look": 5, "size": (4, 3), "gray": True, "rotated": False,
+    ...                         "scale": 2}])
+    >>> read_facts(a)[1]["size"], read_facts(a)[0]
+    ((4, 3), None)
+    """
+    out = np.zeros(len(facts), FACTS_DTYPE)
+    for i, f in enumerate(facts):
+        if f is not None:
+            out[i] = (True, f["pixels"].encode(), f["look"] is not None, f["look"] or 0, f["size"][0], f["size"][1],
+                      f["gray"], f["rotated"], f["scale"])
+    return out
+
+
+def read_facts(rows: np.ndarray) -> list[dict | None]:
+    """The inverse of :func:`facts_array`."""
+    return [{"pixels": r["pixels"].decode(), "look": int(r["look"]) if r["has_look"] else None,
+             "size": (int(r["width"]), int(r["height"])), "gray": bool(r["gray"]), "rotated": bool(r["rotated"]),
+             "scale": int(r["scale"])} if r["readable"] else None for r in rows]
+
+
+def load_folder_facts(path: Path, n_files: int) -> list[dict | None] | None:
+    """The facts a folder cache holds about each of its ``n_files`` files, or None (no facts: an older cache,
+    or a damaged one)."""
+    try:
+        rows = np.load(path / "facts.npy", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if rows.dtype != FACTS_DTYPE or rows.shape != (n_files,):
+        return None
+    return read_facts(rows)
 
 
 def _folder_info(path: Path) -> str:

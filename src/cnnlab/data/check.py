@@ -273,13 +273,17 @@ def folder_spec(data: str) -> str:
 
 
 def check_data(data: str, seed: int = 0, val_fraction: float = 0.1, per_class: int | None = None,
-               progress: bool = True) -> dict:
+               progress: bool = True, cache: dict | None = None) -> dict:
     """Check a data set for the problems listed in the module docstring.
 
     Args:
         data: a data spec as ``cnnlab train --data`` takes it (``folder:PATH``, ``digits``...), or a path to a folder.
         seed, val_fraction, per_class: the training options that decide the splits (as ``cnnlab.train``).
         progress: show a progress bar while files are read (on a terminal only).
+        cache: for a folder, the settings (``image_size``, ``channels``, ``fit``) it was decoded into the cache
+            with: what the check needs is then read from that cache (filled by the same decoding) instead of
+            decoding every photo again. A training run passes its own; without it, or without such a cache,
+            every photo is decoded.
 
     Returns:
         ``{"data", "layout", "classes", "counts": {split: [images per class]}, "files", "findings",
@@ -299,7 +303,7 @@ def check_data(data: str, seed: int = 0, val_fraction: float = 0.1, per_class: i
     spec = folder_spec(data)
     notes = []
     if spec.startswith("folder:"):
-        items, classes, layout = folder_items(spec.split(":", 1)[1], seed, val_fraction, per_class, progress)
+        items, classes, layout = folder_items(spec.split(":", 1)[1], seed, val_fraction, per_class, progress, cache)
         small = sum(1 for it in items if not it.error and it.look is None)
         if small:
             notes.append(f"{_plural(small, 'image is', 'images are')} smaller than {HASH_SIDE}x{HASH_SIDE} pixels and "

@@ -9,7 +9,9 @@ split folder are compared before any photo is decoded. Each photo is decoded onc
 ``image_size`` and cached on disk under a key made from the files' *contents* and the settings,
 so the second run starts at once and any change to a photo is noticed (the older cache of that
 folder is then removed). Unreadable files (truncated, empty, not images) are skipped and listed
-with their reasons, never a crash mid-epoch.
+with their reasons, never a crash mid-epoch. The same decoding notes what ``cnnlab check`` needs
+to know of every file (:func:`cnnlab.data.phash.photo_facts`) and keeps it with the cache
+(:func:`cached_facts`), so the data check before a training run decodes no photo again.
 
 Photos are decoded on a few threads (Pillow lets go of Python's lock while it decodes and resizes)
 and each decoded image is written straight into the cache file on disk, which is then
@@ -42,10 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.data.cache import FolderCacheWriter, cache_dir, folder_cache_path, load_folder_cache
+from cnnlab.data.cache import FolderCacheWriter, cache_dir, folder_cache_path, load_folder_cache, load_folder_facts
 from cnnlab.data.images import convert_mode, load_image, resize, to_chw
 from cnnlab.data.imageset import ImageSet, hold_out
 from cnnlab.data.layout import check_classes, folder_layout, folder_splits, list_files
+from cnnlab.data.phash import photo_facts
 from cnnlab.errors import ConfigError, DataError, ImageError
 from cnnlab.progress import bar
 
@@ -54,7 +57,8 @@ MEMORY_SHARE = 0.5  # decoded images may take at most this share of the availabl
 DISK_MARGIN = 200 * 2**20  # leave this much disk free when writing a cache file
 WORKERS = 4  # decoding threads at most (fewer on fewer cores)
 
-__all__ = ["available_memory", "check_memory", "decode_folder", "folder_splits", "load_folder", "read_folder"]
+__all__ = ["available_memory", "cached_facts", "check_memory", "decode_folder", "folder_splits", "load_folder",
+           "read_folder"]
 
 
 def check_options(image_size, channels, fit) -> None:
@@ -159,11 +163,43 @@ def _hash_files(files: list[tuple[Path, int]], root: Path, settings: str) -> str
 
 
 def _decode(p: Path, image_size, fit: str):
+    """``(image at image_size, facts for cnnlab check, None)`` or ``(None, None, reason)``: one decoding of ``p``."""
     try:
-        arr = load_image(p, draft=image_size)
-        return resize(arr, image_size, fit=fit) if image_size else arr, None
+        info = {}
+        arr = load_image(p, draft=image_size, info=info)
+        return resize(arr, image_size, fit=fit) if image_size else arr, photo_facts(arr, info), None
     except ImageError as e:
-        return None, str(e)
+        return None, None, str(e)
+
+
+def cached_facts(root: str | os.PathLike, image_size: int | None = 64, channels: int | str = "auto",
+                 fit: str = "crop") -> tuple[list[Path], list[dict | None]] | None:
+    """What the decoded cache of ``root`` (with these settings) knows of each file, or None when there is none.
+
+    Returns:
+        ``(files, facts)``: the files in :func:`cnnlab.data.layout.list_files` order and, for each,
+        :func:`cnnlab.data.phash.photo_facts` as the decoding that filled the cache found them, or
+        ``{"error": reason}`` for a file that could not be read. A training run's data check reads these
+        instead of decoding every photo again.
+    """
+    root = Path(root).expanduser().resolve()
+    _, files = list_files(root)
+    settings = f"{image_size}|{channels}|{fit}"
+    cache = folder_cache_path(root, settings, _content_key(files, root, settings))
+    facts = load_folder_facts(cache, len(files)) if cache.is_dir() else None
+    if facts is None:
+        return None
+    try:
+        skipped = dict(load_folder_cache(cache)[3])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for i, (p, _) in enumerate(files):
+        if facts[i] is None:
+            reason = skipped.get(str(p))
+            if reason is None:
+                return None  # the facts and the list of unreadable files disagree: decode instead
+            facts[i] = {"error": reason.removeprefix(f"{p}: ")}
+    return [p for p, _ in files], facts
 
 
 def read_folder(root: str | os.PathLike, image_size: int | None = 64, channels: int | str = "auto",
@@ -204,9 +240,11 @@ def read_folder(root: str | os.PathLike, image_size: int | None = 64, channels: 
     if not use_cache and image_size is not None:
         check_memory(root, len(files), c, image_size)
     sink = None
-    labels, skipped, gray = [], [], True
+    labels, skipped, gray, facts = [], [], True, []
     try:
-        for (p, label), (arr, err) in zip(files, _decoded(files, image_size, fit, root.name, progress), strict=True):
+        for (p, label), (arr, fact, err) in zip(files, _decoded(files, image_size, fit, root.name, progress),
+                                                strict=True):
+            facts.append(fact)
             if err is not None:
                 skipped.append((str(p), err))
                 continue
@@ -227,7 +265,7 @@ def read_folder(root: str | os.PathLike, image_size: int | None = 64, channels: 
                             f"{len(skipped)} file(s) could not be read")
         keep = 1 if channels == "auto" and gray else c
         info = {"folder": str(root), "images": len(labels), "image_size": image_size, "channels": keep, "fit": fit}
-        images = sink.finish(np.asarray(labels, np.int64), classes, skipped, info, keep)
+        images = sink.finish(np.asarray(labels, np.int64), classes, skipped, info, keep, facts)
     except BaseException:
         if sink is not None:
             sink.abort()
@@ -274,11 +312,11 @@ class _Sink:
         else:
             self.array[i] = image
 
-    def finish(self, labels, classes, skipped, info, channels: int):
+    def finish(self, labels, classes, skipped, info, channels: int, facts: list):
         n = len(labels)
         if self.writer is None:
             return self.array[:n, :channels]
-        self.writer.finish(n, labels, classes, skipped, info, channels)
+        self.writer.finish(n, labels, classes, skipped, info, channels, facts)
         return load_folder_cache(self.cache)[0]
 
     def abort(self) -> None:

@@ -33,16 +33,19 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP", "GIF", "TIFF")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 MAX_PIXELS = 50_000_000  # ~7000 x 7000; larger is refused before decoding
 MAX_ASPECT = 100  # 2 x 10000 strips are not photos: refuse clearly
+ORIENTATION = 0x0112  # the EXIF tag that says how a photo is turned
 
 
 def load_image(path: str | os.PathLike, mode: str = "auto", max_pixels: int = MAX_PIXELS,
-               draft: int | None = None) -> np.ndarray:
+               draft: int | None = None, info: dict | None = None) -> np.ndarray:
     """Load an image file as uint8: ``(H, W)`` for gray, ``(H, W, 3)`` for color.
 
     mode: "auto" keeps gray images gray, "gray" converts to luminance, "rgb" gives 3 channels.
     EXIF orientation is applied; alpha is composited over white; palette, CMYK and 16-bit
     images are converted (16-bit values are scaled to 0..255, not clipped). Animated images
-    give their first frame.
+    give their first frame. ``draft``: a JPEG at least twice this size on both sides is decoded
+    at 1/2, 1/4 or 1/8 scale by libjpeg itself (never below ``draft`` pixels), much faster.
+    ``info``: a dict to fill with what the same opening of the file tells (see :func:`load_image_info`).
     """
     if mode not in ("auto", "gray", "rgb"):
         raise ConfigError("mode", mode, "'auto', 'gray' or 'rgb'")
@@ -55,9 +58,12 @@ def load_image(path: str | os.PathLike, mode: str = "auto", max_pixels: int = MA
         with Image.open(path, formats=ALLOWED_FORMATS) as img:
             _check_size(path, img.size, max_pixels)
             img.seek(0)  # first frame of animated GIF/WebP
+            full = img.size
+            orientation = _orientation(img) if info is not None else 1
             if draft and img.format == "JPEG":
                 img.draft(img.mode, (draft, draft))
             img.load()
+            scale = max(1, round(full[0] / img.size[0]))
             img = ImageOps.exif_transpose(img)
             arr = _to_uint8(img)
     except UnidentifiedImageError:
@@ -71,7 +77,41 @@ def load_image(path: str | os.PathLike, mode: str = "auto", max_pixels: int = MA
         if isinstance(e, ImageError):
             raise
         raise ImageError(f"{path}: cannot decode the image ({e}); the file may be truncated or corrupt") from None
+    if info is not None:
+        size = full[::-1] if orientation in (5, 6, 7, 8) else full  # these tags turn the photo by 90 degrees
+        info.update(size=size, orientation=orientation, scale=scale)
     return convert_mode(arr, mode)
+
+
+def load_image_info(path: str | os.PathLike, mode: str = "auto", max_pixels: int = MAX_PIXELS,
+                    draft: int | None = None) -> tuple[np.ndarray, dict]:
+    """:func:`load_image`, and what the same opening of the file tells about it.
+
+    Returns:
+        ``(array, info)``; ``info``: ``size`` (width, height) of the full-size image as shown (EXIF
+        rotation applied), ``orientation`` (the EXIF tag, 1 when there is none) and ``scale`` (1, or the
+        reduction 2, 4 or 8 of a JPEG decoded in draft mode).
+
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> path = tempfile.mkdtemp() + "/wide.jpg"
+    >>> Image.new("RGB", (640, 480)).save(path)
+    >>> arr, info = load_image_info(path, draft=224)
+    >>> arr.shape, info
+    ((240, 320, 3), {'size': (640, 480), 'orientation': 1, 'scale': 2})
+    """
+    info = {}
+    arr = load_image(path, mode, max_pixels, draft, info)
+    return arr, info
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1: upright, also when there is none or it cannot be read)."""
+    try:
+        value = img.getexif().get(ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, TypeError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:

@@ -58,6 +58,42 @@ def phash(pixels: np.ndarray) -> int:
     return int(np.packbits(bits).view(">u8")[0])
 
 
+def is_gray(img: np.ndarray, tolerance: int = 6) -> bool:
+    """True for a gray image, stored as gray or as three (nearly) equal colour channels.
+
+    >>> is_gray(np.zeros((4, 4), np.uint8)), is_gray(np.dstack([np.zeros((4, 4), np.uint8)] * 2 + [np.ones((4, 4),
+    ...     np.uint8) * 90]))
+    (True, False)
+    """
+    if img.ndim == 2:
+        return True
+    c = img[::4, ::4].astype(np.int16)  # every 4th pixel is plenty to tell
+    return bool(np.abs(c[..., 0] - c[..., 1]).max() <= tolerance and np.abs(c[..., 1] - c[..., 2]).max() <= tolerance)
+
+
+def photo_facts(pixels: np.ndarray, info: dict) -> dict:
+    """What ``cnnlab check`` needs to know of one decoded photo (:func:`cnnlab.data.images.load_image_info`).
+
+    Args:
+        pixels: the decoded uint8 image ``(H, W)`` or ``(H, W, 3)``, EXIF rotation applied (perhaps at reduced
+            scale: a JPEG in draft mode).
+        info: ``size``, ``orientation`` and ``scale`` from the same decoding.
+
+    Returns:
+        ``pixels`` (:func:`pixel_hash`), ``look`` (:func:`phash`, None for an image under ``HASH_SIDE`` pixels),
+        ``size`` (full size, as shown), ``gray``, ``rotated`` and ``scale`` (the hashes of a JPEG decoded at
+        reduced scale describe those pixels: ``scale`` > 1).
+
+    >>> facts = photo_facts(np.zeros((40, 50), np.uint8), {"size": (50, 40), "orientation": 6, "scale": 1})
+    >>> facts["size"], facts["gray"], facts["rotated"], facts["look"] is not None
+    ((50, 40), True, True, True)
+    """
+    h, w = pixels.shape[:2]
+    return {"pixels": pixel_hash(pixels), "look": phash(pixels) if min(h, w) >= HASH_SIDE else None,
+            "size": tuple(info["size"]), "gray": is_gray(pixels), "rotated": info["orientation"] != 1,
+            "scale": int(info["scale"])}
+
+
 def distance(a: int, b: int) -> int:
     """How many of the 64 bits differ (the Hamming distance).
 

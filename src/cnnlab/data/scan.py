@@ -2,7 +2,11 @@
 
 A photo folder's files are decoded once each (safely, EXIF rotation applied, a few threads at a
 time, with a progress bar) into an :class:`Item`: hashes of its pixels and of its look, its size,
-whether it is gray and whether an EXIF tag turns it. Each item gets the split a training run with
+whether it is gray and whether an EXIF tag turns it. When a training run has just decoded the folder
+into its cache, these facts come from the cache (:func:`cnnlab.data.folder.cached_facts`: the same
+decoding that filled it) and no photo is decoded again, except the few that need it: a JPEG that the
+cache decoded at reduced scale (draft mode) and that looks like another image is decoded at full size,
+so that "exact copy" still means equal pixels at full size. Each item gets the split a training run with
 the same seed, ``val_fraction`` and ``per_class`` gives it: the folder's own ``train/``, ``val/``,
 ``test/``, otherwise the held-out test split (:func:`cnnlab.data.imageset.hold_out`) and the
 validation split (:func:`cnnlab.data.splits.load_splits`), drawn the same way from the same files.
@@ -17,17 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from cnnlab.data.images import ALLOWED_FORMATS, load_image
+from cnnlab.data.folder import cached_facts
+from cnnlab.data.images import load_image_info
 from cnnlab.data.imageset import SPLIT_SEED, TEST_FRACTION, stratified_indices
 from cnnlab.data.layout import check_classes, folder_layout, list_files
-from cnnlab.data.phash import HASH_SIDE, phash, pixel_hash
+from cnnlab.data.phash import is_gray, near_pairs, photo_facts, pixel_hash
 from cnnlab.data.splits import load_splits
 from cnnlab.errors import ImageError
 from cnnlab.progress import bar
 
-ORIENTATION = 0x0112  # the EXIF tag that says how a photo is turned
+__all__ = ["Item", "array_items", "folder_items", "is_gray", "scan_file"]
 
 
 @dataclass
@@ -43,45 +47,88 @@ class Item:
     gray: bool = False
     rotated: bool = False
     error: str = ""
+    scale: int = 1  # 2, 4, 8: the hashes are of a JPEG decoded at reduced scale (a training run's cache)
 
 
 def scan_file(path: Path) -> dict:
-    """What the checks need to know of one file (it is decoded once, safely, with EXIF rotation applied).
+    """What the checks need to know of one file (it is decoded once, at full size, safely, EXIF rotation applied).
 
     Returns:
-        ``{"error": reason}`` for a file that cannot be read, else ``pixels``, ``look``, ``size``, ``gray``,
-        ``rotated``.
+        ``{"error": reason}`` for a file that cannot be read, else :func:`cnnlab.data.phash.photo_facts`.
     """
     try:
-        img = load_image(path)
+        return photo_facts(*load_image_info(path))
     except ImageError as e:
         return {"error": str(e).split(": ", 1)[-1]}
-    h, w = img.shape[:2]
-    try:
-        with Image.open(path, formats=ALLOWED_FORMATS) as raw:  # the header again (cheap): the rotation tag
-            orientation = raw.getexif().get(ORIENTATION, 1)
-    except (OSError, ValueError, SyntaxError):
-        orientation = 1
-    return {"pixels": pixel_hash(img), "look": phash(img) if min(h, w) >= HASH_SIDE else None, "size": (w, h),
-            "gray": is_gray(img), "rotated": orientation not in (1, None)}
 
 
-def is_gray(img: np.ndarray, tolerance: int = 6) -> bool:
-    """True for a gray image, stored as gray or as three (nearly) equal colour channels.
+def _facts(files: list, layout, cache: dict | None) -> list[dict | None]:
+    """The cached facts of each file (a split folder's decoded cache, see :func:`cached_facts`), None where there
+    are none."""
+    out = [None] * len(files)
+    if cache is None:
+        return out
+    for d in layout.folders.values():
+        found = cached_facts(d, **cache)
+        if found is None:
+            continue
+        where = {p: f for p, f in zip(*found, strict=True)}
+        for i, (p, _, _) in enumerate(files):
+            if p in where:
+                out[i] = where[p]
+    return out
 
-    >>> is_gray(np.zeros((4, 4), np.uint8)), is_gray(np.dstack([np.zeros((4, 4), np.uint8)] * 2 + [np.ones((4, 4),
-    ...     np.uint8) * 90]))
-    (True, False)
+
+def _scan_all(files: list, known: list, desc: str, progress: bool) -> list[dict]:
+    """Facts for every file: the known ones as they are, the others decoded on a few threads (with a bar)."""
+    todo = [i for i, f in enumerate(known) if f is None]
+    out = list(known)
+    if not todo:
+        return out
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool, \
+            bar(total=len(todo), desc=desc, unit="img", enabled=progress) as b:
+        for i, info in zip(todo, pool.map(lambda i: scan_file(files[i][0]), todo), strict=True):
+            out[i] = info
+            b.update()
+    return out
+
+
+def _full_size_where_needed(items: list[Item], root: Path) -> None:
+    """Decode at full size the items whose cached facts were taken at reduced scale and that may be copies.
+
+    A JPEG decoded in draft mode is hashed at 1/2-1/8 scale: two such hashes may be equal for photos that differ
+    at full size, and a PNG copy of the same pixels would not match. Any such item that looks like another image
+    (a pair of pHashes within the near-copy distance), or that was too small at reduced scale for a pHash, is
+    decoded again at full size; exact copies always look alike, so none is missed.
     """
-    if img.ndim == 2:
-        return True
-    c = img[::4, ::4].astype(np.int16)  # every 4th pixel is plenty to tell
-    return bool(np.abs(c[..., 0] - c[..., 1]).max() <= tolerance and np.abs(c[..., 1] - c[..., 2]).max() <= tolerance)
+    readable = [it for it in items if not it.error]
+    if not any(it.scale > 1 for it in readable):
+        return
+    looked = [it for it in readable if it.look is not None]
+    need = {id(it): it for it in readable if it.scale > 1 and it.look is None}
+    for i, j in near_pairs([it.look for it in looked]):
+        for it in (looked[i], looked[j]):
+            if it.scale > 1:
+                need[id(it)] = it
+    for it in need.values():
+        info = scan_file(root / it.name)
+        if "error" in info:
+            it.error = info["error"]
+        else:
+            it.pixels, it.scale = info["pixels"], 1
+            it.look = it.look if it.look is not None else info["look"]
 
 
 def folder_items(path, seed: int = 0, val_fraction: float = 0.1, per_class: int | None = None,
-                 progress: bool = True) -> tuple[list[Item], list[str], str]:
+                 progress: bool = True, cache: dict | None = None) -> tuple[list[Item], list[str], str]:
     """Read every file of a photo folder and put each in the split a training run would use.
+
+    Args:
+        path: the photo folder.
+        seed, val_fraction, per_class: as a training run takes them.
+        progress: a progress bar while photos are decoded (on a terminal).
+        cache: the settings (``image_size``, ``channels``, ``fit``) of a decoded cache of the folder to take the
+            facts from, as :func:`cnnlab.data.folder.load_folder` takes them (None: decode every photo).
 
     Returns:
         ``(items, classes, layout in words)``.
@@ -92,12 +139,10 @@ def folder_items(path, seed: int = 0, val_fraction: float = 0.1, per_class: int 
     layout = folder_layout(path)
     classes = check_classes(layout)
     files = [(p, label, split) for split, d in layout.folders.items() for p, label in list_files(d)[1]]
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool, \
-            bar(total=len(files), desc=f"checking {layout.root.name}", unit="img", enabled=progress) as b:
-        items = []
-        for (p, label, split), info in zip(files, pool.map(lambda f: scan_file(f[0]), files), strict=True):
-            items.append(Item(p.relative_to(layout.root).as_posix(), label, split, **info))
-            b.update()
+    facts = _scan_all(files, _facts(files, layout, cache), f"checking {layout.root.name}", progress)
+    items = [Item(p.relative_to(layout.root).as_posix(), label, split, **info)
+             for (p, label, split), info in zip(files, facts, strict=True)]
+    _full_size_where_needed(items, layout.root)
     train = [it for it in items if it.split == "train" and not it.error]  # as read_folder keeps them, in order
     if layout.held_out:  # as hold_out() draws the test split
         keep, test = stratified_indices([it.label for it in train], TEST_FRACTION, SPLIT_SEED)

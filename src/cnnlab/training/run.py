@@ -155,14 +155,16 @@ def _resumed_config(out: Path, config, options: dict) -> RunConfig:
 
 def _run(cfg: RunConfig, out: Path, emit, seconds_before: float, feature_cache: bool, resume: bool) -> dict:
     info = model_info(cfg.model.name)
+    image_size = cfg.data.image_size or cfg.model.args.get("input_size") or info.folder_image_size
     train_set, val_set, test_set = load_splits(
         cfg.data.source, val_fraction=cfg.data.val_fraction, per_class=cfg.data.per_class, seed=cfg.training.seed,
-        image_size=cfg.data.image_size or cfg.model.args.get("input_size") or info.folder_image_size,
-        fit=cfg.data.fit, on_event=emit)
+        image_size=image_size, fit=cfg.data.fit, on_event=emit)
     for text in merge_notes(*(s for s in (train_set, val_set, test_set) if s is not None)):
         emit({"event": "note", "text": text})
     if cfg.data.source.startswith("folder:"):  # a short data check first (the full one: cnnlab check)
-        report = check_data(cfg.data.source, cfg.training.seed, cfg.data.val_fraction, cfg.data.per_class)
+        decoded = {"fit": cfg.data.fit, **({"image_size": image_size} if image_size else {})}  # as load_splits
+        report = check_data(cfg.data.source, cfg.training.seed, cfg.data.val_fraction, cfg.data.per_class,
+                            cache=decoded)  # the facts come from the decoding that just filled the cache
         for text in summary_notes(report):
             emit({"event": "note", "text": text})
     torch.manual_seed(cfg.training.seed)  # the initial weights come from the seed too
