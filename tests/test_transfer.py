@@ -192,3 +192,29 @@ def test_a_frozen_run_scores_its_test_split_from_cached_features_with_the_same_n
         assert torch.allclose(whole["probabilities"], cached["probabilities"], atol=1e-6)
     assert first["metrics"]["test_accuracy"] == pytest.approx(
         evaluate(model, test, 1024, dev, tta=True, amp_dtype=autocast_dtype(dev, "auto"))["accuracy"])
+
+
+@pytest.mark.parametrize("amp", [None, torch.bfloat16])
+def test_the_estimates_first_batch_of_features_is_the_runs_own(amp, monkeypatch):
+    """The estimate times the first batch of a frozen run's feature pass and keeps it: the pass starts at the
+    second batch, and the features are bit for bit those of a pass that computes them all."""
+    import copy
+
+    import cnnlab.training.transfer as tr
+
+    data = make_synthetic(n=100, image_size=32, channels=3, num_classes=2, seed=0)
+    torch.manual_seed(0)
+    net = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=48)
+    tr.freeze_backbone(net)
+    plain = tr.cached_features(net, data, amp_dtype=amp, use_cache=False).features
+    seen = []
+    real = tr.extract_features
+    monkeypatch.setattr(tr, "extract_features", lambda m, images, *a, **k: seen.append((len(images),
+                        k.get("start", 0))) or real(m, images, *a, **k))
+    first = tr.first_features(copy.deepcopy(net), data, amp_dtype=amp)  # the estimate times a copy of the model
+    reused = tr.cached_features(net, data, amp_dtype=amp, use_cache=False).features
+    assert torch.equal(reused, plain) and torch.equal(reused[:tr.FEATURE_BATCH], first)
+    assert seen == [(tr.FEATURE_BATCH, 0), (100, tr.FEATURE_BATCH)]  # the pass began at its second batch
+    seen.clear()
+    tr.cached_features(net, data, amp_dtype=amp, use_cache=False)
+    assert seen == [(100, 0)]  # the kept batch is used once

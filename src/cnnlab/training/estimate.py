@@ -16,6 +16,10 @@ the growth measured during the calibration steps (gradients, optimizer state, ac
 plus the data pages a memory-mapped photo folder keeps while it is read, plus a frozen run's feature table.
 Writing the report at the end (matplotlib) is not included. On CUDA, the GPU's own peak is estimated too.
 
+Left to decide itself (``estimate=None``), a frozen run times the first batch of its own feature pass and
+keeps those features (:func:`cnnlab.training.transfer.first_features`: the pass then starts at its second
+batch), so a run that turns out short pays nothing for having been timed.
+
 A long or big run gets concrete suggestions: a smaller ``--image-size`` (photo folders), a smaller
 ``input_size`` (pretrained models), ``--pretrained --freeze``, or fewer images with ``--per-class``.
 """
@@ -292,11 +296,16 @@ def _frozen(cfg, net, splits, tcfg, quick, budget) -> dict | None:
         return None  # every feature is cached: the head trains in seconds
     device = pick_device(tcfg.device)
     amp = autocast_dtype(device, tcfg.precision)
+    if quick and todo["train"]:  # the run's first batch of features, timed and kept for the run (costs nothing)
+        t0 = time.perf_counter()
+        first = transfer.first_features(model, train, device, amp)
+        if sum(todo.values()) * (time.perf_counter() - t0) / len(first) < AUTO_SECONDS:
+            return None
     base = _base(tcfg)
     with MemoryWatch() as small:  # 2 images, then twice a batch of 16 (timed the second time: kernels are set up
         t0 = time.perf_counter()    # per shape, and below ~8 images a batch costs more per image than 64 do)
         transfer.extract_features(model, train.images[:2], device=device, amp_dtype=amp)
-        if quick and sum(todo.values()) * (time.perf_counter() - t0) / 2 < AUTO_SECONDS:
+        if quick and not todo["train"] and sum(todo.values()) * (time.perf_counter() - t0) / 2 < AUTO_SECONDS:
             return None
     n = min(len(train), 16)
     with MemoryWatch() as mem:
