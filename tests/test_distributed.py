@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnnlab import cli
 from cnnlab.cli import main
+from cnnlab.data.sources import make_synthetic
 from cnnlab.data.splits import load_splits
+from cnnlab.errors import Interrupted
 from cnnlab.files import load_tensors, read_json, write_json
+from cnnlab.models import create_model
 from cnnlab.training import distributed
 from cnnlab.training.rundir import load_model, load_resume, save_resume
 from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
@@ -47,6 +51,7 @@ def test_two_processes_give_the_weights_of_one_process(tmp_path):
     assert [h["step"] for h in h1] == [h["step"] for h in h2]
     for a, b in zip(h1, h2):
         assert a["val_accuracy"] == pytest.approx(b["val_accuracy"], abs=1 / 200)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)  # the 17 + 16 images' mean, weighted
     # exact evaluation: the saved model scored by one process gives the accuracy the two processes reported
     model, _ = load_model(tmp_path / "two")
     _, _, test = load_splits("digits", val_fraction=0.15, seed=0)
@@ -66,11 +71,15 @@ def _rank_pid(tag: str, rank: int) -> int | None:
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc (Linux)")
 def test_killed_rank_restarts_from_the_checkpoint_and_finishes(tmp_path):
+    """With --overwrite too: the restart continues from the new run's checkpoint (the old run is dropped at the end)."""
     out, tag = tmp_path / "run", uuid.uuid4().hex
+    out.mkdir()
+    write_json(out / "model.json", {"metrics": {"test_accuracy": 0.5}})  # a finished run to replace
+    (out / "model.safetensors").write_bytes(b"old")
     env = {**os.environ, "CNNLAB_TEST_TAG": tag}
     args = ["train", "--data", "fashion-mnist", "--per-class", "250", "--model-arg", "widths=[16,32]",
             "--model-arg", "hidden=32", "--epochs", "4", "--batch-size", "32", "--nproc", "2", "--max-restarts", "1",
-            "--out", str(out)]
+            "--out", str(out), "--overwrite"]
     proc = subprocess.Popen([sys.executable, "-m", "cnnlab", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
     try:
@@ -93,6 +102,7 @@ def test_killed_rank_restarts_from_the_checkpoint_and_finishes(tmp_path):
     prints = meta["distributed"]["fingerprints"]
     assert len(prints) == 2 and prints[0] == prints[1]  # the same weights on both ranks
     assert meta["metrics"]["test_accuracy"] > 0.6 and not (out / "resume.json").exists()
+    assert not (out / ".previous-run").exists() and load_tensors(out / "model.safetensors")
 
 
 def test_the_launcher_refuses_bad_setups_in_one_line_before_starting(tmp_path, capsys):
@@ -103,6 +113,7 @@ def test_the_launcher_refuses_bad_setups_in_one_line_before_starting(tmp_path, c
     cases = [(["--nproc", "0"], "--nproc 0"),
              (["--nproc", "2", "--model", "efficientnet_lite0", "--pretrained", "--freeze"], "frozen"),
              (["--nproc", "2", "--max-restarts", "-1"], "--max-restarts -1"),
+             (["--nproc", "2", "--batch-size", "3"], "--batch-size 3: expected a whole number of at least 4 with 2"),
              (["--nproc", "2", "--epochs", "-1"], "--epochs")]
     for extra, words in cases:
         assert main(["train", "--data", "digits", "--out", str(tmp_path / "new"), *extra]) == 2
@@ -116,7 +127,6 @@ def test_the_launcher_refuses_bad_setups_in_one_line_before_starting(tmp_path, c
 def test_a_checkpoint_keeps_its_position_with_its_weights(tmp_path):
     """A process killed between writing resume.safetensors and resume.json must not mix two checkpoints."""
     data, _ = load_splits("digits", val_fraction=0, seed=0)[:2]
-    from cnnlab.models import create_model
 
     def trainer(epochs):
         torch.manual_seed(0)
@@ -146,3 +156,72 @@ def test_shards_cover_every_item_once():
     parts = [losses[distributed.shard(33, r, 2)] for r in range(2)]
     ddp = sum(distributed.loss_weight(len(p), 33, 2) * p.mean() for p in parts) / 2
     assert ddp.item() == pytest.approx(losses.mean().item(), rel=1e-6)
+
+
+WORKER = """
+import json, sys, torch
+from cnnlab.data.sources import make_synthetic
+from cnnlab.errors import ConfigError
+from cnnlab.models import create_model
+from cnnlab.training import distributed
+from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
+
+world = distributed.init(torch.device("cpu"))
+data = make_synthetic(n=60, seed=1)
+torch.manual_seed(0)
+net = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), hidden=16)
+out = {"evaluate": {n: evaluate(net, data.subset(torch.arange(n)), 4)["predictions"].tolist() for n in (1, 2, 3)}}
+
+class CtrlC:  # Ctrl-C reaches rank 1 only, in the middle of step 3
+    def before_batch(self, t):
+        if t.step == 3 and t.world.rank == 1:
+            t.stop_requested = True
+
+class Seen:  # what a checkpoint callback sees after each step
+    def __init__(self):
+        self.steps = []
+    def after_batch(self, t):
+        self.steps.append([t.step, t.stop_requested])
+
+seen = Seen()
+trainer = Trainer(net, data, None, TrainConfig(epochs=2, batch_size=8, precision="fp32"), callbacks=[CtrlC(), seen])
+result = trainer.fit()
+out.update(seen=seen.steps, interrupted=result.interrupted, step=trainer.step)
+try:
+    Trainer(net, data, None, TrainConfig(epochs=1, batch_size=3, precision="fp32"))
+except ConfigError as e:
+    out["small_batch"] = str(e)
+json.dump(out, open(sys.argv[1] + f"/rank{world.rank}.json", "w"))
+distributed.close()
+"""
+
+
+def test_ranks_agree_on_a_stop_and_score_sets_smaller_than_the_number_of_processes(tmp_path):
+    """One image for two processes (rank 1 scores nothing); Ctrl-C on rank 1 only: rank 0 saves where both stop."""
+    (tmp_path / "worker.py").write_text(WORKER)
+    cmd, env = distributed.torchrun_command([], 2)
+    cmd = cmd[:cmd.index("-m", 3)] + [str(tmp_path / "worker.py"), str(tmp_path)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in range(2)]
+    data = make_synthetic(n=60, seed=1)
+    torch.manual_seed(0)
+    net = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), hidden=16)
+    one = {str(n): evaluate(net, data.subset(torch.arange(n)), 4)["predictions"].tolist() for n in (1, 2, 3)}
+    assert ranks[0]["evaluate"] == ranks[1]["evaluate"] == one  # every image once, on every rank
+    for r in ranks:
+        assert r["interrupted"] and r["step"] == 4  # both stop after step 4 (the one rank 1 was asked in)
+    assert ranks[0]["seen"][-1] == [4, True]  # rank 0's checkpoint callback knows: it saves the last step
+    assert "at least 4 with 2 processes" in ranks[0]["small_batch"]
+
+
+def test_an_interrupted_run_of_several_processes_says_so_once(monkeypatch, capsys):
+    def stopped(a):
+        raise Interrupted("interrupted; continue with: cnnlab train --out x --resume")
+
+    monkeypatch.setitem(cli.COMMANDS, "train", stopped)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, lines in (("1", 0), ("0", 1)):  # every rank stops at the same step; rank 0 speaks
+        monkeypatch.setenv("RANK", rank)
+        assert main(["train", "--out", "x"]) == 130
+        assert capsys.readouterr().err.count("interrupted") == lines

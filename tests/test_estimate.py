@@ -9,6 +9,7 @@ from cnnlab.config import RunConfig, resolve_training
 from cnnlab.data.imageset import ImageSet
 from cnnlab.data.sources import make_synthetic
 from cnnlab.data.splits import load_splits
+from cnnlab.files import write_json
 from cnnlab.training.estimate import describe, duration, emit_estimate, estimate_run, suggestions
 from cnnlab.training.run import build_model, train
 from cnnlab.training.transfer import cached_features
@@ -71,6 +72,19 @@ def test_dry_run_prints_the_estimate_and_writes_nothing(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("estimate: ") and "3 epochs" in printed
     assert list(tmp_path.iterdir()) == []  # no run folder, no lock file
+
+
+def test_dry_run_of_an_interrupted_run_estimates_its_saved_settings(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()  # what a run stopped before its first checkpoint leaves (cnnlab.training.run writes it first)
+    write_json(out / "resume.json", {"config": RunConfig.build(**{**TINY, "epochs": 3}).to_dict(), "train_seconds": 0})
+    assert main(["train", "--out", str(out), "--resume", "--dry-run", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("estimate: ") and "3 epochs" in printed  # not the defaults (8 epochs)
+    assert main(["train", "--out", str(out), "--resume", "--dry-run", "--epochs", "5"]) == 2  # as --resume would
+    assert "--epochs 5" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume", "--dry-run"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
 
 
 def test_a_slow_run_gets_concrete_suggestions():

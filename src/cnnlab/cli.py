@@ -19,6 +19,7 @@ import subprocess
 import sys
 import traceback
 from dataclasses import MISSING
+from pathlib import Path
 
 from cnnlab._version import __version__
 from cnnlab.config import RunConfig, flag_of, option_table
@@ -43,7 +44,7 @@ from cnnlab.training import distributed
 from cnnlab.training.estimate import dry_run
 from cnnlab.training.events import ConsolePrinter
 from cnnlab.training.lock import check_out
-from cnnlab.training.run import build_model, train
+from cnnlab.training.run import build_model, resumed_config, train
 
 EXAMPLES = {
     "train": ["cnnlab train --data fashion-mnist --model lecture_cnn --epochs 8 --out runs/fm",
@@ -238,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args) or 0
     except Interrupted as e:
-        print(f"cnnlab {args.command}: {e}", file=sys.stderr)
+        if distributed.env_world().main:  # every process of a run stops at the same step: one says so
+            print(f"cnnlab {args.command}: {e}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print(f"cnnlab {args.command}: interrupted", file=sys.stderr)
@@ -272,8 +274,11 @@ def cmd_train(a) -> int:
     options = {k: v for k, v in vars(a).items() if k in option_table()}
     if "model_args" in options:
         options["model_args"] = model_args_from_cli(options["model_args"])
-    if a.dry_run:  # no run folder, no lock: only the estimate
-        dry_run(RunConfig.build(a.config, **options).validate(), build_model, ConsolePrinter(bars=not a.quiet))
+    if a.dry_run:  # no run folder, no lock: only the estimate (of the saved settings with --resume)
+        if a.resume:
+            check_out(a.out, resume=True)
+        cfg = resumed_config(Path(a.out), a.config, options) if a.resume else RunConfig.build(a.config, **options)
+        dry_run(cfg.validate(), build_model, ConsolePrinter(bars=not a.quiet))
         return 0
     if (a.nproc != 1 or a.max_restarts) and not distributed.env_world().active and "TORCHELASTIC_RUN_ID" not in \
             os.environ:
@@ -308,6 +313,7 @@ def _launch(a, options: dict) -> int:
     cfg.validate()
     if a.nproc > 1:
         distributed.check_supported(cfg.model.freeze)
+        distributed.check_batch(cfg.training.batch_size, a.nproc)
     check_out(a.out, a.resume, a.overwrite)
     cmd, env = distributed.torchrun_command(distributed.strip_launch_flags(a.argv[1:]), a.nproc, a.max_restarts)
     return subprocess.call(cmd, env=env)

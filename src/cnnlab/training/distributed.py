@@ -86,6 +86,11 @@ def restart_count() -> int:
     return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
 
 
+def restarts_left() -> int:
+    """How many more times torchrun will restart this job's processes (0 outside torchrun)."""
+    return int(os.environ.get("TORCHELASTIC_MAX_RESTARTS", "0")) - restart_count()
+
+
 def init(device: torch.device) -> World:
     """Join the process group torchrun set up (gloo on CPU, nccl on CUDA); a no-op for one process."""
     world = env_world()
@@ -173,15 +178,18 @@ def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
     """Every rank's :func:`shard` of ``n`` rows, concatenated in order, on every rank.
 
     Shards may differ by one row; they are padded to the same length for the all-gather and the padding is
-    cut off again, so each of the ``n`` rows appears exactly once.
+    cut off again, so each of the ``n`` rows appears exactly once. A rank with no rows (fewer rows than ranks)
+    takes the row shape from rank 0, which always has the most.
     """
     world = current()
     if not world.active:
         return local
     longest = shard(n, 0, world.size)
     width = longest.stop - longest.start
-    padded = torch.zeros((width, *local.shape[1:]), dtype=local.dtype)
-    padded[:len(local)] = local
+    row = broadcast_json(list(local.shape[1:]) if world.main else None)  # an empty shard's shape says nothing
+    padded = torch.zeros((width, *row), dtype=local.dtype)
+    if len(local):
+        padded[:len(local)] = local
     padded = _comm(padded)
     parts = [torch.empty_like(padded) for _ in range(world.size)]
     dist.all_gather(parts, padded)
@@ -259,6 +267,26 @@ def check_supported(freeze: bool) -> None:
                                "one process does that best; leave out --nproc (or train without --freeze)")
 
 
+def check_batch(batch_size: int | None, size: int) -> None:
+    """Refuse a global batch that leaves a process fewer than two images (batch norm needs two, as in one process).
+
+    >>> check_batch(4, 2), check_batch(None, 8)   # None: picked later from the model and the data
+    (None, None)
+    >>> check_batch(3, 2)
+    Traceback (most recent call last):
+      ...
+    cnnlab.errors.ConfigError: batch_size=3: expected a whole number of at least 4 with 2 processes (each process \
+trains on its part of the batch, and batch norm needs two images on each); ...
+
+    Raises:
+        ConfigError: ``batch_size`` below ``2 * size``.
+    """
+    if batch_size is not None and size > 1 and batch_size < 2 * size:
+        raise ConfigError("batch_size", batch_size, f"a whole number of at least {2 * size} with {size} processes "
+                          "(each process trains on its part of the batch, and batch norm needs two images on each)",
+                          hint=f"give --batch-size {2 * size} or more, or use fewer processes")
+
+
 def is_peer_failure(e: BaseException) -> bool:
     """True for the errors a process gets when another process of the run died (a broken gloo/nccl connection)."""
     if not env_world().active:
@@ -311,7 +339,7 @@ def tensors_from_bytes(data: bytes) -> dict:
     return load(data)
 
 
-__all__ = ["ENV_FIX", "World", "any_rank", "barrier", "broadcast_bytes", "broadcast_json", "check_supported", "close",
-           "current", "env_world", "fingerprints", "gather_rows", "init", "is_peer_failure", "loss_weight",
-           "mean_over_ranks", "rank_seed", "restart_count", "shard", "strip_launch_flags", "sync_buffers",
-           "tensors_from_bytes", "torchrun_command", "wrap"]
+__all__ = ["ENV_FIX", "World", "any_rank", "barrier", "broadcast_bytes", "broadcast_json", "check_batch",
+           "check_supported", "close", "current", "env_world", "fingerprints", "gather_rows", "init", "is_peer_failure",
+           "loss_weight", "mean_over_ranks", "rank_seed", "restart_count", "restarts_left", "shard",
+           "strip_launch_flags", "sync_buffers", "tensors_from_bytes", "torchrun_command", "wrap"]

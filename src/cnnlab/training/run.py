@@ -89,7 +89,7 @@ def train(config: RunConfig | dict | str | Path | None = None, *, out: str | Pat
     with RunLock(out) if world.main else contextlib.nullcontext():  # only rank 0 writes the folder
         state = prepare_out(out, resume, overwrite) if world.main else "worker"
         try:
-            cfg = _resumed_config(out, config, options) if resume and world.main else RunConfig.build(config, **options)
+            cfg = resumed_config(out, config, options) if resume and world.main else RunConfig.build(config, **options)
             cfg.validate()
             if world.active:
                 cfg = RunConfig.from_dict(distributed.broadcast_json(cfg.to_dict() if world.main else None))
@@ -114,6 +114,8 @@ def train(config: RunConfig | dict | str | Path | None = None, *, out: str | Pat
         except Exception as e:
             kind = "user" if isinstance(e, CnnlabError) else "bug"
             emit({"event": "failed", "run": str(out), "message": str(e), "kind": kind})
+            if distributed.is_peer_failure(e) and distributed.restarts_left() > 0:
+                raise  # torchrun starts every process again: they continue from the checkpoint kept here
             if overwrite:
                 restore_previous(out)  # a failed replacement gives the old run back, untouched
             elif state == "new" and not (out / "resume.safetensors").exists():
@@ -135,9 +137,13 @@ def _join_world(config, options: dict) -> distributed.World:
     return distributed.init(pick_device(device))
 
 
-def _resumed_config(out: Path, config, options: dict) -> RunConfig:
-    """The saved configuration; options given again must agree with it (runtime options may change)."""
-    saved = read_json(out / "resume.json")
+def resumed_config(out: str | Path, config, options: dict) -> RunConfig:
+    """The interrupted run's saved configuration; options given again must agree with it (runtime options may change).
+
+    Raises:
+        ConfigError: an option given again that differs from the saved one.
+    """
+    saved = read_json(Path(out) / "resume.json")
     # cnnlab 0.1 saved flat "params"; later versions the nested config
     cfg = RunConfig.from_dict(saved["config"] if "config" in saved else saved.get("params", {}))
     given = RunConfig.build(config).flat() if config is not None else {}
@@ -294,4 +300,4 @@ def _normalization(net) -> dict:
             "units": "pixel values 0..255"}
 
 
-__all__ = ["build_model", "train", "versions"]
+__all__ = ["build_model", "resumed_config", "train", "versions"]

@@ -139,6 +139,7 @@ class Trainer:
         for g in self.optimizer.param_groups:
             g.setdefault("lr_scale", 1.0)
         self.world = distributed.current()  # several processes under torchrun: see cnnlab.training.distributed
+        distributed.check_batch(self.config.batch_size, self.world.size)
         wrapped = distributed.wrap(self.model, self.device)
         self.forward = torch.compile(wrapped) if self.config.compile else wrapped
         self.loss_weight = 1.0
@@ -250,10 +251,12 @@ class Trainer:
                     if self.average_from is not None and self.step > self.average_from:
                         self.add_to_average()
                     self.batch += 1
+                    stop = self.stop_requested
+                    if self.world.active:  # every rank stops at the same step, decided before rank 0's checkpoint
+                        stop = distributed.any_rank(stop)  # callbacks; a later Ctrl-C counts at the next step
+                        self.stop_requested = self.stop_requested or stop
                     self.fire("after_batch")
-                    if self.world.active:  # every rank stops at the same step
-                        self.stop_requested = distributed.any_rank(self.stop_requested)
-                    if self.stop_requested:
+                    if stop if self.world.active else self.stop_requested:
                         self.interrupted = True
                         raise StopTraining("interrupted")
                 self.epoch_seconds = time.perf_counter() - t0
@@ -305,7 +308,8 @@ class Trainer:
     def end_of_epoch_metrics(self) -> dict:
         """The metrics of the epoch just finished (with validation scores)."""
         m = {"epoch": self.epoch_offset + self.epoch + 1, "step": self.step, "lr": self.lr,
-             "train_loss": distributed.mean_over_ranks(self.loss.item()),
+             # several processes: each rank's mean weighted by its share of the batch = the whole batch's mean
+             "train_loss": distributed.mean_over_ranks(self.loss.item() * self.loss_weight),
              "seconds": round(self.epoch_seconds, 3),
              "images_per_second": round(self.epoch_images / max(self.epoch_seconds, 1e-9), 1)}
         if self.val_set is not None and len(self.val_set):
