@@ -159,7 +159,8 @@ def test_shards_cover_every_item_once():
 
 
 WORKER = """
-import json, sys, torch
+import json, sys, numpy as np, torch
+from cnnlab.data.imageset import ImageSet, MappedImages
 from cnnlab.data.sources import make_synthetic
 from cnnlab.errors import ConfigError
 from cnnlab.models import create_model
@@ -171,6 +172,14 @@ data = make_synthetic(n=60, seed=1)
 torch.manual_seed(0)
 net = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), hidden=16)
 out = {"evaluate": {n: evaluate(net, data.subset(torch.arange(n)), 4)["predictions"].tolist() for n in (1, 2, 3)}}
+np.save(sys.argv[1] + f"/images{world.rank}.npy", data.images.numpy())
+mapped = ImageSet(MappedImages(sys.argv[1] + f"/images{world.rank}.npy"), data.labels, data.classes)
+reads = []
+original = MappedImages._read
+MappedImages._read = lambda self, rows: reads.append(len(rows)) or original(self, rows)
+out["mapped"] = evaluate(net, mapped, 4)["predictions"].tolist()
+out["most_read"] = max(reads)
+MappedImages._read = original
 
 class CtrlC:  # Ctrl-C reaches rank 1 only, in the middle of step 3
     def before_batch(self, t):
@@ -209,6 +218,9 @@ def test_ranks_agree_on_a_stop_and_score_sets_smaller_than_the_number_of_process
     net = create_model("lecture_cnn", num_classes=3, image_size=16, widths=(8, 16), hidden=16)
     one = {str(n): evaluate(net, data.subset(torch.arange(n)), 4)["predictions"].tolist() for n in (1, 2, 3)}
     assert ranks[0]["evaluate"] == ranks[1]["evaluate"] == one  # every image once, on every rank
+    whole = evaluate(net, data, 4)["predictions"].tolist()
+    for r in ranks:  # a memory-mapped folder: the same scores, read a batch (4 images) at a time, not a shard (30)
+        assert r["mapped"] == whole and r["most_read"] == 4
     for r in ranks:
         assert r["interrupted"] and r["step"] == 4  # both stop after step 4 (the one rank 1 was asked in)
     assert ranks[0]["seen"][-1] == [4, True]  # rank 0's checkpoint callback knows: it saves the last step

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from cnnlab.config import TrainConfig, resolve_training
 from cnnlab.data.augment import parse_augment
 from cnnlab.data.features import FeatureSet, inputs_of
-from cnnlab.data.imageset import ImageSet
+from cnnlab.data.imageset import ImageSet, MappedImages
 from cnnlab.device import autocast_dtype, pick_device
 from cnnlab.errors import ConfigError
 from cnnlab.training import distributed
@@ -352,7 +352,9 @@ def evaluate(model: nn.Module, data: ImageSet | FeatureSet, batch_size: int = 10
     if world.active:
         distributed.sync_buffers(model)
         part = distributed.shard(len(data.labels), world.rank, world.size)
-        local = predict_logits(model, inputs_of(data)[part], batch_size, device, tta, amp_dtype)
+        inputs = inputs_of(data)  # a memory-mapped folder: a view of the shard, read a batch at a time
+        inputs = inputs.take(part) if isinstance(inputs, MappedImages) else inputs[part]
+        local = predict_logits(model, inputs, batch_size, device, tta, amp_dtype)
         logits = distributed.gather_rows(local, len(data.labels))
     else:
         logits = predict_logits(model, inputs_of(data), batch_size, device, tta, amp_dtype)
