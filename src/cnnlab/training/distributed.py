@@ -10,8 +10,10 @@ How a run is split (the same numbers as one process, see :class:`~cnnlab.trainin
   divide by the number of ranks: each rank's loss is weighted by its share of the batch (:func:`loss_weight`),
   so DDP's gradient average equals the gradient of the whole batch's mean loss, and the learning rate and
   schedule stay those of the one-process run.
-- **Random draws.** Dropout and augmentation of step ``s`` come from ``(seed, s, rank)``: rank 0 draws exactly
-  what a one-process run draws; the other ranks draw their own.
+- **Random draws.** Dropout and augmentation of step ``s`` come from ``(seed, s, rank)`` (rank 0 uses the
+  one-process seed, but on its part of the batch, so its draws are not the ones a single process makes for those
+  images). The same seed and number of processes give the same run; another number of processes gives the same
+  batches with other augmentation and dropout draws (runs without either match one process, see the tests).
 - **Batch norm.** On CPU (gloo) each rank normalizes with the statistics of its own part of the batch ("ghost
   batch norm"; SyncBatchNorm needs CUDA). That is still batch normalization, on batches of ``B / N`` images: the
   weights stay identical on every rank (DDP averages the gradients) and the running statistics used at test time
