@@ -194,18 +194,19 @@ def test_a_frozen_run_scores_its_test_split_from_cached_features_with_the_same_n
         evaluate(model, test, 1024, dev, tta=True, amp_dtype=autocast_dtype(dev, "auto"))["accuracy"])
 
 
-@pytest.mark.parametrize("amp", [None, torch.bfloat16])
-def test_the_estimates_first_batch_of_features_is_the_runs_own(amp, monkeypatch):
+def test_the_estimates_first_batch_of_features_is_the_runs_own(monkeypatch):
     """The estimate times the first batch of a frozen run's feature pass and keeps it: the pass starts at the
     second batch, and the features are bit for bit those of a pass that computes them all."""
     import copy
 
     import cnnlab.training.transfer as tr
+    from cnnlab.device import autocast_dtype
 
-    data = make_synthetic(n=100, image_size=32, channels=3, num_classes=2, seed=0)
+    data = make_synthetic(n=tr.FEATURE_BATCH + 2, image_size=16, channels=3, num_classes=2, seed=0)
     torch.manual_seed(0)
-    net = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=48)
+    net = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=32)
     tr.freeze_backbone(net)
+    amp = autocast_dtype(torch.device("cpu"), "auto")  # the precision a run uses on this machine
     plain = tr.cached_features(net, data, amp_dtype=amp, use_cache=False).features
     seen = []
     real = tr.extract_features
@@ -214,7 +215,27 @@ def test_the_estimates_first_batch_of_features_is_the_runs_own(amp, monkeypatch)
     first = tr.first_features(copy.deepcopy(net), data, amp_dtype=amp)  # the estimate times a copy of the model
     reused = tr.cached_features(net, data, amp_dtype=amp, use_cache=False).features
     assert torch.equal(reused, plain) and torch.equal(reused[:tr.FEATURE_BATCH], first)
-    assert seen == [(tr.FEATURE_BATCH, 0), (100, tr.FEATURE_BATCH)]  # the pass began at its second batch
+    assert seen == [(tr.FEATURE_BATCH, 0), (len(data), tr.FEATURE_BATCH)]  # the pass began at its second batch
     seen.clear()
     tr.cached_features(net, data, amp_dtype=amp, use_cache=False)
-    assert seen == [(100, 0)]  # the kept batch is used once
+    assert seen == [(len(data), 0)]  # the kept batch is used once
+
+
+def test_the_head_trains_on_one_thread_and_the_setting_comes_back():
+    """Cached features train a tiny dense layer: one thread (two wait on each other at every small step)."""
+    data = make_synthetic(n=40, image_size=32, channels=3, num_classes=2, seed=0)
+    net = create_model("efficientnet_lite0", num_classes=2, pretrained=True, input_size=48)
+    seen = []
+
+    class Threads:
+        def before_epoch(self, t):
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fit_transfer(net, data, None, TrainConfig(epochs=2, batch_size=8, device="cpu"), callbacks=[Threads()],
+                     feature_cache=True)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
