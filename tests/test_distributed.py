@@ -237,3 +237,12 @@ def test_an_interrupted_run_of_several_processes_says_so_once(monkeypatch, capsy
         monkeypatch.setenv("RANK", rank)
         assert main(["train", "--out", "x"]) == 130
         assert capsys.readouterr().err.count("interrupted") == lines
+
+
+def test_a_mistake_found_by_the_processes_is_their_one_line_and_exit_code_2(tmp_path):
+    """Not torchrun's traceback and its exit code 1: each process names the mistake (here both find it)."""
+    (tmp_path / "photos").mkdir()
+    r = cnnlab("train", "--data", f"folder:{tmp_path / 'photos'}", "--nproc", "2", "--out", str(tmp_path / "run"))
+    assert r.returncode == 2, r.stderr[-3000:]
+    lines = r.stderr.strip().splitlines()
+    assert lines and all(line.startswith("cnnlab train: error: ") and "class folder" in line for line in lines), lines

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import traceback
 from dataclasses import MISSING
@@ -315,8 +314,10 @@ def _launch(a, options: dict) -> int:
         distributed.check_supported(cfg.model.freeze)
         distributed.check_batch(cfg.training.batch_size, a.nproc)
     check_out(a.out, a.resume, a.overwrite)
-    cmd, env = distributed.torchrun_command(distributed.strip_launch_flags(a.argv[1:]), a.nproc, a.max_restarts)
-    return subprocess.call(cmd, env=env)
+    code, message = distributed.launch(distributed.strip_launch_flags(a.argv[1:]), a.nproc, a.max_restarts)
+    if message:
+        print(f"cnnlab train: {message}", file=sys.stderr)
+    return code
 
 
 def cmd_evaluate(a) -> int:

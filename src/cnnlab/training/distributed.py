@@ -314,6 +314,40 @@ def torchrun_command(argv: list[str], nproc: int, max_restarts: int = 0) -> tupl
     return cmd, env
 
 
+def launch(argv: list[str], nproc: int, max_restarts: int = 0) -> tuple[int, str]:
+    """Run ``cnnlab train ARGV`` on ``nproc`` local processes with torchrun's launcher, inside this process.
+
+    Each process says itself what went wrong (one line for a mistake it can name); torchrun's own log lines and
+    tracebacks are left out, and a Ctrl-C reaches torchrun, which passes it on (the processes save a checkpoint).
+
+    Returns:
+        ``(exit code, message)``: 0, or the code of the process that failed first (2: a mistake it explained,
+        130: interrupted, 1 otherwise), and one line to print when that process could not say it itself ("").
+    """
+    import logging  # deferred: only the launcher needs these
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    cmd, env = torchrun_command(argv, nproc, max_restarts)
+    os.environ.update({k: env[k] for k in (*ENV_FIX, "OMP_NUM_THREADS")})
+    for name in list(logging.Logger.manager.loggerDict):  # each module's logger sets its own level when imported
+        if name.startswith(("torch.distributed.elastic", "torch.distributed.run", "torch.distributed.launcher")):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        run(parse_args(cmd[cmd.index("torch.distributed.run") + 1:]))
+    except SignalException:
+        return 130, ""
+    except ChildFailedError as e:
+        rank, failure = e.get_first_failure()
+        if failure.exitcode < 0:  # killed by a signal: it could say nothing
+            return 1, (f"process {rank} of the run was killed ({failure.signal_name()}) and no restarts were left; "
+                       "continue from the last checkpoint with --resume (--max-restarts N restarts by itself)")
+        return (failure.exitcode if failure.exitcode in (2, 130) else 1), ""
+    return 0, ""
+
+
 def strip_launch_flags(argv: list[str]) -> list[str]:
     """``argv`` without ``--nproc N`` and ``--max-restarts N`` (the workers must not launch again).
 
@@ -343,5 +377,5 @@ def tensors_from_bytes(data: bytes) -> dict:
 
 __all__ = ["ENV_FIX", "World", "any_rank", "barrier", "broadcast_bytes", "broadcast_json", "check_batch",
            "check_supported", "close", "current", "env_world", "fingerprints", "gather_rows", "init", "is_peer_failure",
-           "loss_weight", "mean_over_ranks", "rank_seed", "restart_count", "restarts_left", "shard",
+           "launch", "loss_weight", "mean_over_ranks", "rank_seed", "restart_count", "restarts_left", "shard",
            "strip_launch_flags", "sync_buffers", "tensors_from_bytes", "torchrun_command", "wrap"]
