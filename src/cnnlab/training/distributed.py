@@ -33,6 +33,7 @@ How a run is split (the same numbers as one process, see :class:`~cnnlab.trainin
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -324,11 +325,9 @@ def launch(argv: list[str], nproc: int, max_restarts: int = 0) -> tuple[int, str
         ``(exit code, message)``: 0, or the code of the process that failed first (2: a mistake it explained,
         130: interrupted, 1 otherwise), and one line to print when that process could not say it itself ("").
     """
-    import logging  # deferred: only the launcher needs these
-
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run
+    from torch.distributed.elastic.multiprocessing.api import SignalException  # deferred: the launcher's alone
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError  # deferred: the launcher's alone
+    from torch.distributed.run import parse_args, run  # deferred: the launcher's alone
 
     cmd, env = torchrun_command(argv, nproc, max_restarts)
     os.environ.update({k: env[k] for k in (*ENV_FIX, "OMP_NUM_THREADS")})
