@@ -106,7 +106,7 @@ def init(device: torch.device) -> World:
 
 
 def close() -> None:
-    """Leave the process group (after a last barrier so no rank exits while others still talk)."""
+    """Leave the process group (call :func:`barrier` first, so that no rank leaves while others still talk)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
