@@ -239,3 +239,27 @@ def test_the_head_trains_on_one_thread_and_the_setting_comes_back():
         assert seen == [1, 1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_frozen_run_that_looks_long_is_estimated_from_its_own_first_batch(monkeypatch, tmp_path):
+    import cnnlab.training.estimate as est
+    import cnnlab.training.transfer as tr
+    from cnnlab.config import RunConfig, resolve_training
+    from cnnlab.training.run import build_model
+
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path))
+    monkeypatch.setattr(est, "AUTO_SECONDS", 0.0)  # every run looks long: the estimate goes on after the first batch
+    data = make_synthetic(n=tr.FEATURE_BATCH + 2, image_size=16, channels=3, num_classes=2, seed=0)
+    cfg = RunConfig.build(data="synthetic", model="efficientnet_lite0", pretrained=True, freeze=True, epochs=2,
+                          model_args={"input_size": 32}).validate()
+    net = build_model(cfg, data)
+    tcfg = resolve_training(cfg.training, cfg.model.name, len(data))
+    seen = []
+    real = tr.extract_features
+    monkeypatch.setattr(tr, "extract_features", lambda m, images, *a, **k: seen.append((len(images),
+                        k.get("start", 0))) or real(m, images, *a, **k))
+    e = est.estimate_run(cfg, net, (data, None, data), tcfg, quick=True, budget=0.05)
+    assert e["kind"] == "frozen" and e["features_per_second"] > 0 and e["peak_rss_bytes"] >= e["rss_now_bytes"]
+    assert seen == [(tr.FEATURE_BATCH, 0)]  # one batch, the run's first: no other feature pass was timed
+    tr.cached_features(net, data, None, 1, amp_dtype=tr.autocast_dtype(torch.device("cpu"), cfg.training.precision))
+    assert seen[1:] == [(len(data), tr.FEATURE_BATCH)]  # the run's pass began at its second batch

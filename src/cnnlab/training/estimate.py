@@ -282,6 +282,25 @@ def _scratch(cfg, net, splits, tcfg, quick, budget) -> dict | None:
     return est
 
 
+def _feature_probe(model, train, device, amp, base, quick, todo) -> tuple:
+    """``(features, images per second, memory growth of a batch of 64)`` from 2 and twice 16 images
+    (``(None, None, None)`` when ``quick`` finds the run short)."""
+    with MemoryWatch() as small:  # 2 images, then twice a batch of 16 (timed the second time: kernels are set up
+        t0 = time.perf_counter()    # per shape, and below ~8 images a batch costs more per image than 64 do)
+        transfer.extract_features(model, train.images[:2], device=device, amp_dtype=amp)
+        if quick and sum(todo.values()) * (time.perf_counter() - t0) / 2 < AUTO_SECONDS:
+            return None, None, None
+    n = min(len(train), 16)
+    with MemoryWatch() as mem:
+        transfer.extract_features(model, train.images[:n], device=device, amp_dtype=amp)
+        t0 = time.perf_counter()
+        feats = transfer.extract_features(model, train.images[:n], device=device, amp_dtype=amp)  # float32 (n, F)
+        rate = n / max(time.perf_counter() - t0, 1e-9)
+    g2, g16 = small.peak - base["rss"], max(small.peak, mem.peak) - base["rss"]
+    growth = g16 + max(0, g16 - g2) / max(1, n - 2) * (min(len(train), 64) - n)  # the run's batches hold 64 images
+    return feats, rate, growth
+
+
 def _frozen(cfg, net, splits, tcfg, quick, budget) -> dict | None:
     """The estimate of a frozen run: the one-off feature pass, then the head's epochs (and any fine-tuning)."""
     train, val, test = splits
@@ -296,25 +315,20 @@ def _frozen(cfg, net, splits, tcfg, quick, budget) -> dict | None:
         return None  # every feature is cached: the head trains in seconds
     device = pick_device(tcfg.device)
     amp = autocast_dtype(device, tcfg.precision)
-    if quick and todo["train"]:  # the run's first batch of features, timed and kept for the run (costs nothing)
-        t0 = time.perf_counter()
-        first = transfer.first_features(model, train, device, amp)
-        if sum(todo.values()) * (time.perf_counter() - t0) / len(first) < AUTO_SECONDS:
-            return None
     base = _base(tcfg)
-    with MemoryWatch() as small:  # 2 images, then twice a batch of 16 (timed the second time: kernels are set up
-        t0 = time.perf_counter()    # per shape, and below ~8 images a batch costs more per image than 64 do)
-        transfer.extract_features(model, train.images[:2], device=device, amp_dtype=amp)
-        if quick and not todo["train"] and sum(todo.values()) * (time.perf_counter() - t0) / 2 < AUTO_SECONDS:
+    if quick and todo["train"]:  # the run's first batch of features, timed and kept for the run (costs nothing)
+        with MemoryWatch() as mem:
+            t0 = time.perf_counter()
+            feats = transfer.first_features(model, train, device, amp)  # float32 (n, F)
+            seconds = time.perf_counter() - t0
+        if sum(todo.values()) * seconds / len(feats) < AUTO_SECONDS:
             return None
-    n = min(len(train), 16)
-    with MemoryWatch() as mem:
-        transfer.extract_features(model, train.images[:n], device=device, amp_dtype=amp)
-        t0 = time.perf_counter()
-        feats = transfer.extract_features(model, train.images[:n], device=device, amp_dtype=amp)  # float32 (n, F)
-        rate = n / max(time.perf_counter() - t0, 1e-9)
-    g2, g16 = small.peak - base["rss"], max(small.peak, mem.peak) - base["rss"]
-    growth = g16 + max(0, g16 - g2) / max(1, n - 2) * (min(len(train), 64) - n)  # the run's batches hold 64 images
+        rate = len(feats) / max(seconds, 1e-9)  # a whole batch of the run's size: set-up included, a bit slow
+        growth = mem.peak - base["rss"]  # the run's own batch: nothing to extrapolate
+    else:
+        feats, rate, growth = _feature_probe(model, train, device, amp, base, quick, todo)
+        if feats is None:
+            return None
     growth += 2 * (sum(todo.values()) or len(train)) * feats.shape[1] * 4  # the float32 feature table, twice as built
     head_epochs = tcfg.epochs if cfg.model.fine_tune is None else min(cfg.model.fine_tune, tcfg.epochs)
     n_rows, n_val = len(train) * views, len(val) if val is not None else 0
