@@ -162,9 +162,10 @@ WORKER = """
 import json, sys, numpy as np, torch
 from cnnlab.data.imageset import ImageSet, MappedImages
 from cnnlab.data.sources import make_synthetic
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, TrainingError
 from cnnlab.models import create_model
 from cnnlab.training import distributed
+from cnnlab.training.callbacks import NonFiniteGuard
 from cnnlab.training.trainer import TrainConfig, Trainer, evaluate
 
 world = distributed.init(torch.device("cpu"))
@@ -200,6 +201,18 @@ try:
     Trainer(net, data, None, TrainConfig(epochs=1, batch_size=3, precision="fp32"))
 except ConfigError as e:
     out["small_batch"] = str(e)
+
+class NaNOnRank1:  # the loss goes bad on rank 1's part of the batch only
+    def after_loss(self, t):
+        if t.step == 2 and t.world.rank == 1:
+            t.loss = torch.tensor(float("nan"))
+
+guarded = Trainer(net, data, None, TrainConfig(epochs=1, batch_size=8, precision="fp32"),
+                  callbacks=[NaNOnRank1(), NonFiniteGuard()])
+try:
+    guarded.fit()
+except TrainingError:
+    out["nan_stop"] = guarded.step  # both ranks stop at the same step (none waits for the other)
 json.dump(out, open(sys.argv[1] + f"/rank{world.rank}.json", "w"))
 distributed.close()
 """
@@ -225,6 +238,7 @@ def test_ranks_agree_on_a_stop_and_score_sets_smaller_than_the_number_of_process
         assert r["interrupted"] and r["step"] == 4  # both stop after step 4 (the one rank 1 was asked in)
     assert ranks[0]["seen"][-1] == [4, True]  # rank 0's checkpoint callback knows: it saves the last step
     assert "at least 4 with 2 processes" in ranks[0]["small_batch"]
+    assert ranks[0]["nan_stop"] == ranks[1]["nan_stop"] == 2  # a NaN on one process stops both, at once
 
 
 def test_an_interrupted_run_of_several_processes_says_so_once(monkeypatch, capsys):

@@ -14,6 +14,7 @@ from typing import Callable
 
 from cnnlab.errors import TrainingError
 from cnnlab.files import atomic_write
+from cnnlab.training import distributed
 from cnnlab.training.rundir import save_resume
 from cnnlab.training.trainer import StopTraining
 
@@ -76,7 +77,10 @@ class NonFiniteGuard:
     """
 
     def after_loss(self, t):
-        if not math.isfinite(t.loss.item()):
+        bad = not math.isfinite(t.loss.item())
+        if distributed.current().active:  # every process stops together, whichever part of the batch went bad
+            bad = distributed.any_rank(bad)
+        if bad:
             raise TrainingError(
                 f"the loss became {t.loss.item()} at epoch {t.epoch + 1}, step {t.step}; training stopped "
                 "and the last good checkpoint is kept. Try a lower learning rate (--lr), or check the data.")
