@@ -9,6 +9,8 @@
 
     .venv/bin/python bench/transfer.py                 # writes bench/results/transfer.json
     .venv/bin/python bench/transfer.py --only folder   # just the Teachable-Machine job
+
+Where the Teachable-Machine job's time goes, phase by phase: bench/transfer_phases.py.
 """
 
 from __future__ import annotations
