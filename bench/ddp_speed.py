@@ -5,7 +5,8 @@
 
 Each run is a real `cnnlab train` (N = 1 without torchrun, the usual run); images/s is the training speed of the
 last epoch from history.jsonl (all processes together), wall is the whole command (start-up, torchrun, data, test).
-Writes bench/results/ddp_speed.json. With N processes on C cores each process gets C / N threads.
+Each count runs --rounds times, taking turns; the table shows medians. Writes bench/results/ddp_speed.json.
+With N processes on C cores each process gets C / N threads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,7 +25,7 @@ from pathlib import Path
 def run(nproc: int, epochs: int, per_class: int, model: str) -> dict:
     out = Path(tempfile.mkdtemp()) / f"n{nproc}"
     cmd = [sys.executable, "-m", "cnnlab", "train", "--data", "fashion-mnist", "--per-class", str(per_class),
-           "--model", model, "--epochs", str(epochs), "--out", str(out), "--quiet", "--estimate", "false"]
+           "--model", model, "--epochs", str(epochs), "--out", str(out), "--quiet", "--no-estimate"]
     if nproc > 1:
         cmd += ["--nproc", str(nproc)]
     t0 = time.perf_counter()
@@ -43,9 +45,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--per-class", type=int, default=2000)
     ap.add_argument("--model", default="lecture_cnn")
+    ap.add_argument("--rounds", type=int, default=3, help="the process counts take turns; medians are reported")
     ap.add_argument("--out", default="bench/results/ddp_speed.json")
     a = ap.parse_args()
-    rows = [run(int(n), a.epochs, a.per_class, a.model) for n in a.nproc.split(",")]
+    counts = [int(n) for n in a.nproc.split(",")]
+    runs = {n: [] for n in counts}
+    for _ in range(a.rounds):  # interleaved, so a busy spell on a shared machine hits every count alike
+        for n in counts:
+            runs[n].append(run(n, a.epochs, a.per_class, a.model))
+    rows = [{k: statistics.median(r[k] for r in runs[n]) for k in runs[n][0]} for n in counts]
     base = rows[0]["images_per_second"]
     print(f"{os.cpu_count()} CPU cores; {a.model}, {a.per_class * 10:,} images x {a.epochs} epochs")
     print("| processes | images/s (all together) | vs first | training s | wall s | test accuracy |")
