@@ -238,3 +238,27 @@ def test_without_disk_space_for_the_cache_the_photos_stay_in_memory_with_a_note(
         data = folder.read_folder(root, size, progress=False)
         assert isinstance(data.images, torch.Tensor) and entries() == []
         assert "were not cached" in data.notes[0] and "CNNLAB_HOME" in data.notes[0]
+
+
+def test_two_processes_finishing_the_same_cache_at_once_keep_one(tmp_path, monkeypatch):
+    """Every process of a --nproc run decodes a new folder; the second to finish keeps the first's cache."""
+    import cnnlab.data.cache as cache_module
+    from cnnlab.data.cache import FolderCacheWriter
+
+    path = tmp_path / "folders" / "same.cache"
+    writers = [FolderCacheWriter(path, (2, 1, 4, 4)) for _ in range(2)]  # both started before either finished
+    for k, w in enumerate(writers):
+        for i in range(2):
+            w.write(i, np.full((1, 4, 4), 10 * k + i, np.uint8))
+    real_rename, calls = os.rename, []
+
+    def rename(src, dst):  # the other process renames its cache into place just before this one does
+        calls.append(src)
+        if len(calls) == 1:
+            writers[0].finish(2, np.array([0, 1]), ["a", "b"], [], {"folder": "x"})
+        real_rename(src, dst)
+
+    monkeypatch.setattr(cache_module.os, "rename", rename)
+    writers[1].finish(2, np.array([0, 1]), ["a", "b"], [], {"folder": "x"})  # used to fail: rename onto a full folder
+    assert np.load(path / "images.npy")[1, 0, 0, 0] == 1  # the first's images, whole
+    assert [p.name for p in path.parent.iterdir()] == ["same.cache"]  # no temporary folder left

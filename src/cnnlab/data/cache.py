@@ -161,10 +161,13 @@ class FolderCacheWriter:
         (self.tmp / "meta.json").write_text(json.dumps(meta))
         for f in self.tmp.iterdir():
             os.chmod(f, 0o666 & ~_umask())
-        if self.path.exists():  # another run wrote the same cache meanwhile: keep theirs
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
+        try:
             os.rename(self.tmp, self.path)
+        except OSError:
+            if not self.path.is_dir():
+                raise
+            # another process (a run of several processes, a second run) wrote the same cache meanwhile: keep theirs
+            shutil.rmtree(self.tmp, ignore_errors=True)
         return remove_older(self.path)
 
     def abort(self) -> None:
