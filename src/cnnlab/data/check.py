@@ -32,7 +32,7 @@ import numpy as np
 from cnnlab.data.phash import HASH_SIDE, NEAR_BITS, near_pairs
 from cnnlab.data.scan import Item, array_items, folder_items
 from cnnlab.data.sources import list_sources
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, DataError
 
 MIN_IMAGES = 5  # fewer images in a class: too few to train and test on
 GOOD_IMAGES = 20
@@ -267,8 +267,12 @@ def folder_spec(data: str) -> str:
     """
     data = str(data)
     names = {row["name"] for row in list_sources()}
-    if data.partition(":")[0] not in names and Path(data).expanduser().is_dir():
-        return f"folder:{data}"
+    if data.partition(":")[0] not in names:
+        if Path(data).expanduser().is_dir():
+            return f"folder:{data}"
+        if ":" not in data:  # neither a data set's name nor a folder that is there
+            raise DataError(f"{data}: no such folder or data set; give a folder of photos (one subfolder per "
+                            f"class) or one of: {', '.join(sorted(n for n in names if n != 'folder'))}")
     return data
 
 
