@@ -19,6 +19,7 @@ from cnnlab.data.phash import NEAR_BITS, distance, near_pairs, phash, pixel_hash
 from cnnlab.data.scan import folder_items
 from cnnlab.data.sources import register_source, unregister_source
 from cnnlab.data.splits import load_splits
+from cnnlab.errors import DataError
 
 
 @functools.lru_cache(1)
@@ -185,7 +186,9 @@ def test_a_built_in_set_is_checked_as_arrays():
 
 def test_a_bare_folder_path_is_a_folder_spec(tmp_path):
     assert folder_spec(str(tmp_path)) == f"folder:{tmp_path}"
-    assert folder_spec("digits") == "digits" and folder_spec("no/such/dir") == "no/such/dir"
+    assert folder_spec("digits") == "digits" and folder_spec("folder:no/such/dir") == "folder:no/such/dir"
+    with pytest.raises(DataError, match="no/such/dir: no such folder or data set"):
+        folder_spec("no/such/dir")
 
 
 def test_the_command_prints_a_report_and_exits_3_on_errors(planted, tmp_path, capsys):
