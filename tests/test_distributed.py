@@ -214,6 +214,7 @@ try:
 except TrainingError:
     out["nan_stop"] = guarded.step  # both ranks stop at the same step (none waits for the other)
 json.dump(out, open(sys.argv[1] + f"/rank{world.rank}.json", "w"))
+distributed.barrier()  # neither process leaves while the other still talks to it
 distributed.close()
 """
 
