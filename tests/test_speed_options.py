@@ -84,7 +84,8 @@ def test_benchmark_recipes_build_train_and_parse():
     data = make_synthetic(n=64, image_size=28, num_classes=5, seed=0)
     for model_args, train_args in recipes.values():
         parse_augment(train_args["augment"])
-        m = create_model("lecture_cnn", num_classes=5, image_size=28, **model_args)
+        model_args = dict(model_args)  # cnnlab train's recipes name their own model
+        m = create_model(model_args.pop("model", "lecture_cnn"), num_classes=5, image_size=28, **model_args)
         cfg = TrainConfig(**dict(train_args, epochs=1), batch_size=32)
         Trainer(m, data, None, cfg).fit()
         assert torch.isfinite(predict_logits(m, data.images[:4])).all()
