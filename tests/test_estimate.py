@@ -11,7 +11,7 @@ from cnnlab.data.sources import make_synthetic
 from cnnlab.data.splits import load_splits
 from cnnlab.files import write_json
 from cnnlab.training import estimate as estimate_module
-from cnnlab.training.estimate import describe, duration, emit_estimate, estimate_run, suggestions
+from cnnlab.training.estimate import describe, duration, emit_estimate, estimate_run, suggestions, time_steps
 from cnnlab.training.run import build_model, train
 from cnnlab.training.transfer import cached_features
 
@@ -144,3 +144,15 @@ def test_a_frozen_run_is_estimated_as_a_feature_pass_then_head_epochs(tmp_path, 
     cached_features(net, train_set, None, 1, device=torch.device("cpu"))
     again = estimate_run(cfg, net, (train_set, val_set, val_set), tcfg, budget=0.1)
     assert again["features_images"] == len(val_set)  # the training features are cached now
+
+
+def test_a_ctrl_c_while_timing_stops_the_run_too():
+    """The timing trainer catches Ctrl-C like any trainer; it must not swallow it (a studio Stop was lost)."""
+    cfg, net, splits, tcfg = setup()
+
+    class CtrlC:
+        def after_batch(self, t):
+            t._on_sigint(None, None)  # what the SIGINT handler does
+
+    with pytest.raises(KeyboardInterrupt):
+        time_steps(net, splits[0], tcfg, callbacks=[CtrlC()])

@@ -162,7 +162,8 @@ def time_steps(model: torch.nn.Module, data: ImageSet | FeatureSet, config: Trai
     part = _first(data, config.batch_size)
     clock = _StepClock(2 if config.compile else 1, max_steps, budget, is_short)
     cfg = replace(config, epochs=clock.warmup + max_steps)  # one batch per epoch: each epoch is one step
-    Trainer(model, part, None, cfg, callbacks=[*callbacks, clock], param_groups=param_groups).fit()
+    if Trainer(model, part, None, cfg, callbacks=[*callbacks, clock], param_groups=param_groups).fit().interrupted:
+        raise KeyboardInterrupt  # a Ctrl-C (a cancelled job) came while timing: the run itself must stop too
     return clock
 
 
