@@ -78,7 +78,7 @@ def test_killed_rank_restarts_from_the_checkpoint_and_finishes(tmp_path):
     (out / "model.safetensors").write_bytes(b"old")
     env = {**os.environ, "CNNLAB_TEST_TAG": tag}
     args = ["train", "--data", "fashion-mnist", "--per-class", "250", "--model-arg", "widths=[16,32]",
-            "--model-arg", "hidden=32", "--epochs", "4", "--batch-size", "32", "--nproc", "2", "--max-restarts", "1",
+            "--model-arg", "hidden=32", "--epochs", "8", "--batch-size", "32", "--nproc", "2", "--max-restarts", "1",
             "--out", str(out), "--overwrite"]
     proc = subprocess.Popen([sys.executable, "-m", "cnnlab", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
@@ -94,9 +94,10 @@ def test_killed_rank_restarts_from_the_checkpoint_and_finishes(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 0, log[-4000:]
-    assert killed_after < 4 and "resuming" in log and "lost contact with another process" in log
+    # (whether rank 0 notices the lost contact itself or torchrun stops it first is a race: not asserted)
+    assert killed_after < 8 and "resuming" in log
     history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
-    assert [h["epoch"] for h in history] == [1, 2, 3, 4]  # none missing, none doubled
+    assert [h["epoch"] for h in history] == list(range(1, 9))  # none missing, none doubled
     assert [h["step"] for h in history] == sorted({h["step"] for h in history})
     meta = read_json(out / "model.json")
     prints = meta["distributed"]["fingerprints"]
