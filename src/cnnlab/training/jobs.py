@@ -36,6 +36,13 @@ from typing import Iterator
 from cnnlab.config import RunConfig
 
 
+def _stoppable() -> None:
+    """In the new worker, before it starts: SIGINT (how a job is cancelled) acts, even when the parent ignores it
+    (a studio started in the background by a shell ignores SIGINT, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
 class Job:
     """A training run in a child process.
 
@@ -90,7 +97,8 @@ class Job:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = subprocess.Popen([sys.executable, "-m", module, json.dumps(spec)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                start_new_session=True)  # a Ctrl-C in the front end's terminal is not the job's
+                                start_new_session=True,  # a Ctrl-C in the front end's terminal is not the job's
+                                preexec_fn=_stoppable)
         return cls(proc, Path(out))
 
     def _read(self) -> None:
