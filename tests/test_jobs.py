@@ -1,6 +1,7 @@
 """The job API: background runs whose events front ends read, cancelled cleanly and resumed exactly."""
 
 import json
+import signal
 
 import pytest
 import torch
@@ -65,3 +66,18 @@ def test_a_failing_job_reports_the_reason(tmp_path):
     assert events[-1]["event"] == "failed" and events[-1]["kind"] == "user"
     assert "/nonexistent/photos" in events[-1]["message"]
     assert job.wait() == 2
+
+
+def test_a_job_stops_even_when_its_parent_ignores_ctrl_c(tmp_path):
+    """A studio started in the background by a shell ignores SIGINT, and children inherit that: a Stop at the
+    job's very start (while Python still imports) must still stop it; before the fix it was lost and the run
+    trained to the end."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        job = Job.start(MEDIUM, out=tmp_path / "r")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    job.cancel(wait=False)
+    code = job.wait(300)
+    assert job.status == "interrupted" and code in (130, -signal.SIGINT), (code, job.status, job.error)
+    assert not (tmp_path / "r" / "model.safetensors").exists()

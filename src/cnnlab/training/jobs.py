@@ -113,7 +113,13 @@ class Job:
             self._see(event)
             self._queue.put(event)
         code = self.proc.wait()
-        if self.status == "running":  # the process died without saying why (killed, out of memory)
+        if self.status == "running" and self._cancelled and code in (130, -signal.SIGINT):
+            # stopped while Python was still starting, before the run had anything to save
+            event = {"event": "interrupted", "run": str(self.out), "resume": False,
+                     "message": "stopped before training began: nothing was saved; start the run again"}
+            self._see(event)
+            self._queue.put(event)
+        elif self.status == "running":  # the process died without saying why (killed, out of memory)
             stderr = self.proc.stderr.read()[-2000:] if self.proc.stderr else ""
             event = {"event": "failed", "run": str(self.out), "kind": "bug",
                      "message": f"the training process ended unexpectedly (exit code {code}) {stderr}".strip()}
