@@ -11,7 +11,8 @@ from cnnlab.data.sources import make_synthetic
 from cnnlab.data.splits import load_splits
 from cnnlab.files import write_json
 from cnnlab.training import estimate as estimate_module
-from cnnlab.training.estimate import describe, duration, emit_estimate, estimate_run, suggestions, time_steps
+from cnnlab.training.estimate import emit_estimate, estimate_run, time_steps
+from cnnlab.training.estimate_words import describe, duration, suggestions
 from cnnlab.training.run import build_model, train
 from cnnlab.training.transfer import cached_features
 

@@ -126,7 +126,7 @@ class ConsolePrinter:
                         f"  {m['seconds']:.1f}s  {m['images_per_second']:,.0f} img/s")
         elif kind == "note":
             self._print(f"note: {e['text']}")
-        elif kind == "estimate":  # the numbers are in the event; cnnlab.training.estimate.describe wrote the text
+        elif kind == "estimate":  # the numbers are in the event; cnnlab.training.estimate_words.describe wrote the text
             self._print(e["text"])
         elif kind == "interrupted":
             self._print(e["message"])
