@@ -33,3 +33,21 @@ def photo_folder(tmp_path):
             w, h = 40 + 7 * i, 30 + 5 * (i % 6)
             shape_photo(kind, w, h, seed=i + (100 if kind == "bar" else 0)).save(root / kind / f"{i}.jpg", quality=90)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_left_as_it_was():
+    """Every test leaves Ctrl-C (SIGINT) as it found it. A test that left it ignored would make every process
+    started later ignore it too (children inherit that), and a later test of stopping a run would fail far
+    from its cause. (A suite started in the background by a script, `make test &`, begins with SIGINT
+    ignored: that is the shell's doing, and the code that stops runs must cope with it; see test_jobs.)"""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    after = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    if after != before:
+        signal.signal(signal.SIGINT, before[0])
+        if not before[1]:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+        pytest.fail(f"this test changed Ctrl-C (SIGINT) from {before} to {after} and did not put it back")

@@ -343,7 +343,7 @@ def test_serve_runs_without_torch_and_stops_on_ctrl_c(site):
     code = (f"import sys, types; sys.modules['torch'] = None; pkg = types.ModuleType('cnnlab'); "
             f"pkg.__path__ = [{str(SRC)!r}]; sys.modules['cnnlab'] = pkg; "
             f"from cnnlab.deploy.serve import serve; serve({str(root)!r}, port=0)")
-    def as_from_a_shell():  # Ctrl-C as a fresh shell delivers it, whatever an earlier test left in this process
+    def as_from_a_shell():  # Ctrl-C as a terminal delivers it, even when this suite was started in the background
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
 
