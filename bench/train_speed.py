@@ -17,6 +17,7 @@ over the CPU's peak), and inference latency/throughput of the lecture CNN and Ef
     .venv/bin/python bench/train_speed.py --baselines same,slide   # the table in the README (~20 min)
     .venv/bin/python bench/train_speed.py --recipe medium --budgets 8 --skip-baseline   # the 5-minute recipe
     .venv/bin/python bench/train_speed.py --recipe large --budgets 28 --skip-baseline   # opt-in, ~25 min
+    .venv/bin/python bench/train_speed.py --recipe fm-95 --budgets 21 --skip-baseline   # 95%: ~29 min
     .venv/bin/python bench/train_speed.py --quick              # 1 epoch each, to try the harness
 
 Writes bench/results/train_speed.json and .csv.
