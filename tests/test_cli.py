@@ -32,6 +32,13 @@ def test_console_script_runs():
     assert r.returncode == 0 and "digits" in r.stdout and "present" in r.stdout
 
 
+def test_starting_a_command_does_not_import_scipy():
+    # scipy.stats is ~0.5 s of start-up that only the experiments' intervals need (the photo job waits for it)
+    r = subprocess.run([sys.executable, "-c", "import sys, cnnlab.cli; print('scipy' in sys.modules)"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr
+
+
 @pytest.fixture(scope="module")
 def fashion_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "fm"

@@ -22,8 +22,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scipy import stats as _stats
-
 SUPPORTED, NOT_SHOWN, CONTRADICTED = "supported", "not shown at this budget", "contradicted"
 
 
@@ -77,6 +75,8 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float, f
     if n < 2:
         return n, mean, 0.0, None, None
     sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    from scipy import stats as _stats  # deferred: 0.6 s of every command's start-up (the CLI imports prove)
+
     half = float(_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return n, mean, sd, mean - half, mean + half
 
