@@ -305,7 +305,8 @@ def test_cancel_then_resume_finishes_and_a_second_start_is_refused(tmp_path, hom
     assert client.post(run + "/resume").json() == {"status": "running"}
     assert client.post(run + "/resume").status_code == 409
     events = read_events(client, run + "/events")
-    assert events[-1]["event"] == "status" and events[-1]["status"] == "finished" and "error" not in events[-1]
+    assert events[-1]["event"] == "status" and events[-1]["status"] == "finished" and "error" not in events[-1], \
+        events[-6:]
     assert any(e["event"] == "started" and e.get("resume") for e in events)
     assert "interrupted" not in [e["event"] for e in events]  # the replay of a resumed run goes on, it does not end
     res = client.get(run).json()
