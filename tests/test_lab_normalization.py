@@ -134,6 +134,8 @@ def test_page_the_learning_rate_changes_both_walks_and_the_numbers_are_the_serve
     # the raw side's fastest rate: it stops diverging and crawls
     page.click("[data-action=best-raw]")
     page.wait_for_function("() => document.querySelector('[data-verdict=raw]').dataset.steps !== 'diverges'")
+    # the walk is drawn step by step: wait for its last step (a busy machine draws it slowly)
+    page.wait_for_function(f"() => document.querySelector('[data-readout=raw]').dataset.step === '{SHOW_STEPS}'")
     readout = page.eval_on_selector("[data-readout=raw]", "el => [Number(el.dataset.step), Number(el.dataset.loss)]")
     lr = float(page.get_attribute("[data-lr]", "data-lr"))
     path = numpy_descent(x, y, lr, SHOW_STEPS)
