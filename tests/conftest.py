@@ -1,4 +1,5 @@
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -41,8 +42,6 @@ def _ctrl_c_left_as_it_was():
     started later ignore it too (children inherit that), and a later test of stopping a run would fail far
     from its cause. (A suite started in the background by a script, `make test &`, begins with SIGINT
     ignored: that is the shell's doing, and the code that stops runs must cope with it; see test_jobs.)"""
-    import signal
-
     before = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
     yield
     after = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
